@@ -60,6 +60,21 @@ export class SagaConcurrencyError extends SagaError {
   }
 }
 
+/** `start()` was given an idempotency key that already belongs to a saga of another type. */
+export class IdempotencyKeyConflictError extends SagaError {
+  constructor(
+    readonly idempotencyKey: string,
+    readonly sagaId: string,
+    readonly existingType: string,
+    readonly requestedType: string,
+  ) {
+    super(
+      `Idempotency key '${idempotencyKey}' already started saga ${sagaId} of type '${existingType}', ` +
+        `not '${requestedType}': use a key per saga type (e.g. prefix it with the type).`,
+    );
+  }
+}
+
 /** An operator action is not possible in the saga's current state. */
 export class SagaOperationError extends SagaError {
   constructor(

@@ -1,0 +1,6 @@
+import { NestFactory } from '@nestjs/core';
+import { serve } from '../../shared/src/bootstrap';
+import { loadOrderConfig } from './config';
+import { OrderAppModule } from './order-app.module';
+
+serve('order', () => NestFactory.create(OrderAppModule), loadOrderConfig().port);

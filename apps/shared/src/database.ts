@@ -1,0 +1,39 @@
+import type { DataSourceOptions, EntitySchema, MigrationInterface, ValueTransformer } from 'typeorm';
+
+/** Where a service keeps its data: PostgreSQL, or an embedded SQLite file (`:memory:` for tests). */
+export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'sqlite'; file: string };
+
+/**
+ * Parses `DATABASE_URL`: `postgres://user:pass@host:5432/db` (or `postgresql://`), `sqlite:<file>`
+ * or `sqlite::memory:`.
+ */
+export function parseDatabaseUrl(url: string, variable = 'DATABASE_URL'): DatabaseConfig {
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
+  if (url.startsWith('sqlite:') && url.length > 'sqlite:'.length) {
+    return { kind: 'sqlite', file: url.slice('sqlite:'.length) };
+  }
+  throw new Error(
+    `${variable} must be postgres://user:pass@host:5432/db, sqlite:<file> or sqlite::memory:, got '${url}'.`,
+  );
+}
+
+/** An entity class or schema, as listed in a DataSource's `entities`. */
+export type EntityDeclaration = (abstract new (...args: never[]) => object) | EntitySchema;
+/** A migration class, as listed in a DataSource's `migrations`. */
+export type MigrationClass = new () => MigrationInterface;
+
+/** TypeORM options for `db`; migrations run at startup (the app's tables and the saga tables). */
+export function dataSourceOptions(
+  db: DatabaseConfig,
+  schema: { entities: EntityDeclaration[]; migrations: MigrationClass[] },
+): DataSourceOptions {
+  const common = { ...schema, migrationsRun: true, synchronize: false } as const;
+  if (db.kind === 'postgres') return { type: 'postgres', url: db.url, ...common };
+  return { type: 'better-sqlite3', database: db.file, enableWAL: db.file !== ':memory:', ...common };
+}
+
+/** `decimal` columns come back as strings from PostgreSQL: expose them as numbers. */
+export const decimalTransformer: ValueTransformer = {
+  to: (value: number | null | undefined) => value,
+  from: (value: string | number | null) => (value === null ? null : Number(value)),
+};

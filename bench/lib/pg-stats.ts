@@ -1,0 +1,87 @@
+import { Client, type ClientConfig, type Pool } from 'pg';
+
+/** Connection settings of the local PostgreSQL (overridable with the usual PG* variables). */
+export function pgConfig(database: string): ClientConfig {
+  return {
+    host: process.env.PGHOST ?? '127.0.0.1',
+    port: Number(process.env.PGPORT ?? 5432),
+    user: process.env.PGUSER ?? 'postgres',
+    password: process.env.PGPASSWORD,
+    database,
+  };
+}
+
+async function withAdminClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client(pgConfig(process.env.BENCH_ADMIN_DB ?? 'postgres'));
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates the database if it does not exist (tolerates a concurrent creation). */
+export async function ensureDatabase(name: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`unsafe database name: ${name}`);
+  await withAdminClient(async (client) => {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount) return;
+    try {
+      await client.query(`CREATE DATABASE ${name}`);
+    } catch (err) {
+      // 42P04 duplicate_database, 23505 unique_violation: someone created it between our check and ours.
+      const code = (err as { code?: string }).code;
+      if (code !== '42P04' && code !== '23505') throw err;
+    }
+  });
+}
+
+/**
+ * PostgreSQL 15 backends flush their statistics to shared memory at most once a second while busy, and an idle
+ * backend that flushed recently waits up to 10 s (PGSTAT_IDLE_INTERVAL) before flushing again: reading
+ * pg_stat_database right after a burst misses transactions. `pg_stat_force_next_flush()` makes the calling
+ * backend flush when it goes idle, which happens before the query's result reaches us. So we run it once on
+ * every connection of the pool (the pool must be quiet), and return how many we ran: each is itself one
+ * committed transaction, which the runner subtracts.
+ */
+export async function forcePgStatsFlush(pool: Pool): Promise<number> {
+  const n = pool.totalCount;
+  const clients = await Promise.all(Array.from({ length: n }, () => pool.connect()));
+  try {
+    await Promise.all(clients.map((c) => c.query('SELECT pg_stat_force_next_flush()')));
+  } finally {
+    for (const c of clients) c.release();
+  }
+  return n;
+}
+
+export interface DbStats {
+  xactCommit: number;
+  xactRollback: number;
+}
+
+/** Committed and rolled-back transactions per database, as PostgreSQL counts them (pg_stat_database). */
+export async function readDbStats(databases: string[]): Promise<Record<string, DbStats>> {
+  return withAdminClient(async (client) => {
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const { rows } = await client.query<{ datname: string; xact_commit: string; xact_rollback: string }>(
+      'SELECT datname, xact_commit, xact_rollback FROM pg_stat_database WHERE datname = ANY($1)',
+      [databases],
+    );
+    const out: Record<string, DbStats> = {};
+    for (const r of rows) out[r.datname] = { xactCommit: Number(r.xact_commit), xactRollback: Number(r.xact_rollback) };
+    return out;
+  });
+}
+
+/** Pids of the PostgreSQL backends connected to these databases (to sample their CPU). */
+export async function backendPids(databases: string[]): Promise<number[]> {
+  return withAdminClient(async (client) => {
+    const { rows } = await client.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = ANY($1) AND pid <> pg_backend_pid()',
+      [databases],
+    );
+    return rows.map((r) => r.pid);
+  });
+}

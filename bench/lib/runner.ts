@@ -1,0 +1,226 @@
+import { deleteQueues, purgeQueues, DEFAULT_AMQP_URL } from './broker';
+import type { ServiceStats } from './control';
+import { cpuDelta, cpuSecondsByPid, machineBusySeconds, pidsByComm } from './cpu';
+import type { LoadResult } from './load';
+import { backendPids, readDbStats, type DbStats } from './pg-stats';
+import { spawnService, type ServiceHandle, type StopResult } from './process';
+
+export interface ServiceSpec {
+  name: string;
+  /** Compiled entry file (absolute path); it must call `serveControl` from `bench/lib/control`. */
+  entryJs: string;
+  env?: Record<string, string>;
+}
+
+/** One way of running the saga, e.g. the hand-written baseline or the library over RabbitMQ. */
+export interface VariantSpec {
+  name: string;
+  /** Databases the variant's services write to: their pg_stat_database counters give transactions per saga. */
+  databases: string[];
+  /** Queues purged before the run and deleted after it (durable, no arguments). */
+  queues: string[];
+  /** Started in this order (each waits for READY), stopped in reverse order. */
+  services: ServiceSpec[];
+  /** The service that embeds the load generator (handles LOAD/GO). */
+  driver: string;
+}
+
+export interface BenchOptions {
+  concurrencies: number[];
+  count: number;
+  warmup: number;
+  amqpUrl: string;
+  /** Quiet time after the warm-up and after the window, so trailing acks and commits land on the right side. */
+  settleMs: number;
+}
+
+export interface ResultRow extends LoadResult {
+  variant: string;
+  /** CPU seconds in the window: each service, `postgres` (backends of the variant's databases), `rabbitmq`, `machine`. */
+  cpuSeconds: Record<string, number>;
+  /** Committed transactions per saga as PostgreSQL counted them (pg_stat_database.xact_commit deltas). */
+  transactionsPerSaga: number;
+  /** Commits per saga as the services counted them in-process (a cross-check of the above). */
+  transactionsPerSagaInProcess: number;
+  rollbacksPerSaga: number;
+  /** Broker messages published (and confirmed) per saga, counted in-process by the services. */
+  messagesPerSaga: number;
+  consumedPerSaga: number;
+  /** Raw counters of the window. */
+  counters: {
+    xactCommitByDb: Record<string, number>;
+    flushQueriesSubtracted: number;
+    byService: Record<string, Omit<ServiceStats, 'pgStatsFlushed'>>;
+  };
+}
+
+export interface VariantRun {
+  rows: ResultRow[];
+  stopped: Record<string, StopResult>;
+}
+
+interface Counts {
+  stats: Record<string, ServiceStats>;
+  db: Record<string, DbStats>;
+}
+
+interface CpuReading {
+  services: Record<string, number>;
+  postgres: Map<number, number>;
+  rabbitmq: Map<number, number>;
+  machine: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** PGSTAT_IDLE_INTERVAL (10 s) plus a margin: used when a service cannot force its statistics flush. */
+const IDLE_FLUSH_WAIT_MS = 11_000;
+
+async function readCounts(services: ServiceHandle[], databases: string[]): Promise<Counts> {
+  const stats: Record<string, ServiceStats> = {};
+  await Promise.all(
+    services.map(async (s) => (stats[s.name] = JSON.parse(await s.request('STATS', 'STATS ', 60_000)) as ServiceStats)),
+  );
+  if (Object.values(stats).some((s) => s.pgStatsFlushed === null)) await sleep(IDLE_FLUSH_WAIT_MS);
+  return { stats, db: await readDbStats(databases) };
+}
+
+async function readCpu(services: ServiceHandle[], databases: string[]): Promise<CpuReading> {
+  const cpu: Record<string, number> = {};
+  for (const s of services) cpu[s.name] = s.cpuSeconds() ?? NaN;
+  return {
+    services: cpu,
+    postgres: cpuSecondsByPid(await backendPids(databases)),
+    rabbitmq: cpuSecondsByPid(pidsByComm('beam.smp')),
+    machine: machineBusySeconds(),
+  };
+}
+
+function perSaga(n: number, count: number): number {
+  return Math.round((n / count) * 1000) / 1000;
+}
+
+function buildRow(
+  variant: VariantSpec,
+  result: LoadResult,
+  counts: [Counts, Counts],
+  cpu: [CpuReading, CpuReading],
+): ResultRow {
+  const [c0, c1] = counts;
+  const [u0, u1] = cpu;
+  const round = (s: number): number => Math.round(s * 100) / 100;
+  const cpuSeconds: Record<string, number> = {};
+  for (const name of Object.keys(u1.services)) cpuSeconds[name] = round(u1.services[name] - u0.services[name]);
+  cpuSeconds.postgres = round(cpuDelta(u0.postgres, u1.postgres));
+  cpuSeconds.rabbitmq = round(cpuDelta(u0.rabbitmq, u1.rabbitmq));
+  cpuSeconds.machine = round(u1.machine - u0.machine);
+
+  const xactCommitByDb: Record<string, number> = {};
+  let commits = 0;
+  let rollbacks = 0;
+  for (const db of variant.databases) {
+    xactCommitByDb[db] = (c1.db[db]?.xactCommit ?? 0) - (c0.db[db]?.xactCommit ?? 0);
+    commits += xactCommitByDb[db];
+    rollbacks += (c1.db[db]?.xactRollback ?? 0) - (c0.db[db]?.xactRollback ?? 0);
+  }
+  const flushQueriesSubtracted = Object.values(c1.stats).reduce((n, s) => n + (s.pgStatsFlushed ?? 0), 0);
+  const byService: ResultRow['counters']['byService'] = {};
+  const total = { published: 0, consumed: 0, commits: 0, rollbacks: 0 };
+  for (const name of Object.keys(c1.stats)) {
+    const a = c0.stats[name];
+    const b = c1.stats[name];
+    const d = {
+      published: b.published - a.published,
+      consumed: b.consumed - a.consumed,
+      commits: b.commits - a.commits,
+      rollbacks: b.rollbacks - a.rollbacks,
+    };
+    byService[name] = d;
+    for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += d[k];
+  }
+  return {
+    variant: variant.name,
+    ...result,
+    cpuSeconds,
+    transactionsPerSaga: perSaga(commits - flushQueriesSubtracted, result.count),
+    transactionsPerSagaInProcess: perSaga(total.commits, result.count),
+    rollbacksPerSaga: perSaga(rollbacks, result.count),
+    messagesPerSaga: perSaga(total.published, result.count),
+    consumedPerSaga: perSaga(total.consumed, result.count),
+    counters: { xactCommitByDb, flushQueriesSubtracted, byService },
+  };
+}
+
+async function measure(
+  variant: VariantSpec,
+  services: ServiceHandle[],
+  driver: ServiceHandle,
+  concurrency: number,
+  options: BenchOptions,
+): Promise<ResultRow> {
+  const { count, warmup, settleMs } = options;
+  process.stderr.write(`\n== ${variant.name}: concurrency ${concurrency}, ${warmup} warm-up + ${count} measured\n`);
+  await driver.request(`LOAD ${JSON.stringify({ concurrency, count, warmup })}`, 'WARM', 60_000 + warmup * 1000);
+  await sleep(settleMs);
+  const before = await readCounts(services, variant.databases);
+  const cpuBefore = await readCpu(services, variant.databases);
+  const resultLine = await driver.request('GO', 'RESULT ', 60_000 + count * 1000);
+  await sleep(settleMs);
+  const cpuAfter = await readCpu(services, variant.databases);
+  const after = await readCounts(services, variant.databases);
+  return buildRow(variant, JSON.parse(resultLine) as LoadResult, [before, after], [cpuBefore, cpuAfter]);
+}
+
+/** Starts the variant's services, measures each concurrency in turn, stops everything and cleans the broker. */
+export async function runVariant(variant: VariantSpec, options: BenchOptions): Promise<VariantRun> {
+  const rows: ResultRow[] = [];
+  const stopped: Record<string, StopResult> = {};
+  const services: ServiceHandle[] = [];
+  if (variant.queues.length) await purgeQueues(options.amqpUrl, variant.queues);
+  try {
+    for (const spec of variant.services) {
+      const env = { AMQP_URL: options.amqpUrl, ...spec.env };
+      services.push(await spawnService(spec.name, spec.entryJs, env, { echoStderr: true }));
+    }
+    const driver = services.find((s) => s.name === variant.driver);
+    if (!driver) throw new Error(`${variant.name}: no service named ${variant.driver}`);
+    for (const concurrency of options.concurrencies) {
+      rows.push(await measure(variant, services, driver, concurrency, options));
+    }
+  } finally {
+    for (const s of [...services].reverse()) {
+      stopped[s.name] = await s.stop();
+      const r = stopped[s.name];
+      if (r.code !== 0 || r.killed) process.stderr.write(`${s.name} did not stop cleanly: ${JSON.stringify(r)}\n`);
+    }
+    if (variant.queues.length) await deleteQueues(options.amqpUrl, variant.queues);
+  }
+  return { rows, stopped };
+}
+
+/** `--count N --warmup N --concurrency 1,16,64 --out file --settle-ms N --quick` (quick: 200 + 20 warm-up). */
+export function parseBenchArgs(argv: string[], defaultOut: string): BenchOptions & { out: string } {
+  const args = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    if (!argv[i].startsWith('--')) throw new Error(`unexpected argument: ${argv[i]}`);
+    const key = argv[i].slice(2);
+    if (key === 'quick') args.set('quick', 'true');
+    else args.set(key, argv[++i] ?? '');
+  }
+  const quick = args.get('quick') === 'true';
+  const int = (key: string, fallback: number): number => {
+    const n = Number(args.get(key) ?? fallback);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${key} must be a whole number`);
+    return n;
+  };
+  const concurrencies = (args.get('concurrency') ?? '1,16,64').split(',').map(Number);
+  if (concurrencies.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--concurrency: e.g. 1,16,64');
+  return {
+    concurrencies,
+    count: int('count', quick ? 200 : 2000),
+    warmup: int('warmup', quick ? 20 : 100),
+    settleMs: int('settle-ms', 250),
+    amqpUrl: process.env.AMQP_URL ?? DEFAULT_AMQP_URL,
+    out: args.get('out') ?? defaultOut,
+  };
+}

@@ -1,0 +1,70 @@
+import type { Type } from '@nestjs/common';
+import type { RetryPolicy } from '../definition/saga-definition';
+
+/** Errors that count as business failures: classes (matched with `instanceof`) or a predicate. */
+export type BusinessErrors = Type<Error>[] | ((error: unknown) => boolean);
+
+export interface SagaOrchestrationOptions {
+  /** The saga type's name, unique in the application and stable across deployments (it is stored). */
+  name: string;
+  /** A class-validator DTO: `start()` validates the data against it and rejects invalid data. */
+  data?: Type<object>;
+  /** Bump when the steps change incompatibly; stored on every instance. Default 1. */
+  version?: number;
+  /** Compensate a saga that has not passed its pivot this many ms after it started. Default: no deadline. */
+  deadlineMs?: number;
+}
+
+export interface StepOptions {
+  /** Remote step: the participant that handles the command. Omit for a local step. */
+  participant?: string;
+  /** Remote step: the command type. Default: the method name with its first letter upper-cased. */
+  command?: string;
+  /** The pivot: once it succeeds the saga can no longer be compensated; later steps are retried until they succeed. */
+  pivot?: boolean;
+  /** Retry of the step's action. Defaults: see `DEFAULT_STEP_RETRY`; steps after the pivot retry forever. */
+  retry?: Partial<RetryPolicy>;
+  /** Remote step: no reply within this many ms counts as a transient failure (then retried). Default: none. */
+  timeoutMs?: number;
+  /** Local step: which thrown errors are business failures (default: `StepFailure`); all others are retried. */
+  businessErrors?: BusinessErrors;
+}
+
+export interface CompensationOptions {
+  /** Remote compensation: the command type. Omit for a local compensation. */
+  command?: string;
+  /** Remote compensation: the participant (default: the step's participant). */
+  participant?: string;
+  /** Retry of the compensation. Defaults: see `DEFAULT_COMPENSATION_RETRY`. */
+  retry?: Partial<RetryPolicy>;
+  /** Remote compensation: reply timeout in ms (a transient failure). Default: none. */
+  timeoutMs?: number;
+}
+
+export interface HandleCommandOptions {
+  /** A class-validator DTO the payload must satisfy; an invalid command goes to the dead-letter queue. */
+  payload?: Type<object>;
+  /** Which thrown errors are business failures (default: `StepFailure`); others are transient and retried. */
+  businessErrors?: BusinessErrors;
+}
+
+/** Metadata records (internal). */
+export interface StepMetadata {
+  method: string;
+  order: number;
+  options: StepOptions;
+}
+export interface CompensationMetadata {
+  method: string;
+  step: string;
+  options: CompensationOptions;
+}
+export interface ReplyHandlerMetadata {
+  method: string;
+  step: string;
+}
+export interface CommandHandlerMetadata {
+  method: string;
+  command: string;
+  options: HandleCommandOptions;
+}

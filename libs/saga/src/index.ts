@@ -1,0 +1,30 @@
+export { SagaModule } from './saga.module';
+export type { SagaModuleOptions } from './saga-module.options';
+export {
+  SagaOrchestration,
+  Step,
+  Compensation,
+  OnReply,
+  SagaParticipant,
+  HandleCommand,
+} from './decorators';
+export type {
+  BusinessErrors,
+  CompensationOptions,
+  HandleCommandOptions,
+  SagaOrchestrationOptions,
+  StepOptions,
+} from './decorators';
+export type { SagaContext, CommandContext } from './runtime/contexts';
+export { SagaManager } from './runtime/saga-manager';
+export type { StartOptions } from './runtime/saga-manager';
+export type { SagaView, SagaHistoryEntry } from './runtime/saga-view';
+export type { SagaQuery } from './persistence/saga-store';
+export type { SagaStatus } from './engine/saga-state';
+export type { RetryPolicy } from './definition/saga-definition';
+export { DEFAULT_STEP_RETRY, DEFAULT_COMPENSATION_RETRY, DEFAULT_AFTER_PIVOT_RETRY } from './definition/defaults';
+export { sagaEntities, sagaMigrations } from './persistence/typeorm';
+export { InProcessTransport } from './transport/in-process/in-process.transport';
+export type { SagaTransport, OutgoingMessage, IncomingMessage, Disposition, BatchHandler, ConsumerSpec } from './transport/transport';
+export type { SagaMessage, FailureInfo } from './transport/message';
+export * from './errors';

@@ -1,0 +1,136 @@
+import {
+  Table,
+  TableIndex,
+  TableUnique,
+  type MigrationInterface,
+  type QueryRunner,
+  type TableColumnOptions,
+} from 'typeorm';
+import { SAGA_TABLES, sagaIdColumnType } from '../saga.entities';
+
+/**
+ * Creates the four saga tables with TypeORM's portable schema API, so one migration serves PostgreSQL,
+ * MySQL/MariaDB and SQLite. Names, types and indexes match `sagaEntities`.
+ */
+export class CreateSagaTables1760000000000 implements MigrationInterface {
+  name = 'CreateSagaTables1760000000000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    const prefix = queryRunner.dataSource.options.entityPrefix ?? '';
+    const idType = sagaIdColumnType(queryRunner.dataSource.options.type);
+    const epochMs = (name: string, isNullable = false): TableColumnOptions => ({
+      name,
+      type: 'bigint',
+      isNullable,
+    });
+    const varchar = (name: string, length: number, isNullable = false): TableColumnOptions => ({
+      name,
+      type: 'varchar',
+      length: String(length),
+      isNullable,
+    });
+    const autoIncrementId = (table: string): TableColumnOptions => ({
+      name: 'id',
+      type: idType,
+      isPrimary: true,
+      primaryKeyConstraintName: `PK_${table}`,
+      isGenerated: true,
+      generationStrategy: 'increment',
+    });
+
+    await queryRunner.createTable(
+      new Table({
+        name: prefix + SAGA_TABLES.instance,
+        columns: [
+          { ...varchar('id', 36), isPrimary: true, primaryKeyConstraintName: 'PK_saga_instance' },
+          varchar('type', 200),
+          { name: 'definition_version', type: 'int' },
+          varchar('status', 32),
+          varchar('current_step', 200),
+          { name: 'step_index', type: 'int' },
+          varchar('phase', 16),
+          { name: 'attempt', type: 'int' },
+          { name: 'awaiting', type: 'boolean' },
+          epochMs('wake_at', true),
+          epochMs('deadline_at', true),
+          epochMs('due_at', true),
+          { name: 'data', type: 'text' },
+          { name: 'last_error', type: 'text', isNullable: true },
+          { name: 'version', type: 'int' },
+          varchar('idempotency_key', 200, true),
+          epochMs('created_at'),
+          epochMs('updated_at'),
+        ],
+        uniques: [
+          new TableUnique({ name: 'UQ_saga_instance_idempotency_key', columnNames: ['idempotency_key'] }),
+        ],
+        indices: [
+          new TableIndex({ name: 'IDX_saga_instance_due_at', columnNames: ['due_at'] }),
+          new TableIndex({
+            name: 'IDX_saga_instance_status_updated_at',
+            columnNames: ['status', 'updated_at'],
+          }),
+        ],
+      }),
+    );
+
+    await queryRunner.createTable(
+      new Table({
+        name: prefix + SAGA_TABLES.stepLog,
+        columns: [
+          autoIncrementId(SAGA_TABLES.stepLog),
+          varchar('saga_id', 36),
+          varchar('step', 200),
+          varchar('phase', 32),
+          { name: 'attempt', type: 'int' },
+          varchar('outcome', 32),
+          { name: 'detail', type: 'text', isNullable: true },
+          epochMs('at'),
+        ],
+        uniques: [
+          new TableUnique({
+            name: 'UQ_saga_step_log_entry',
+            columnNames: ['saga_id', 'step', 'phase', 'attempt'],
+          }),
+        ],
+        indices: [new TableIndex({ name: 'IDX_saga_step_log_saga_id', columnNames: ['saga_id'] })],
+      }),
+    );
+
+    await queryRunner.createTable(
+      new Table({
+        name: prefix + SAGA_TABLES.outbox,
+        columns: [
+          autoIncrementId(SAGA_TABLES.outbox),
+          varchar('message_id', 64),
+          { name: 'body', type: 'text' },
+          epochMs('created_at'),
+          epochMs('sent_at', true),
+          epochMs('claimed_until', true),
+          { name: 'attempts', type: 'int', default: 0 },
+          { name: 'last_error', type: 'text', isNullable: true },
+        ],
+        uniques: [new TableUnique({ name: 'UQ_saga_outbox_message_id', columnNames: ['message_id'] })],
+        indices: [new TableIndex({ name: 'IDX_saga_outbox_sent_at_id', columnNames: ['sent_at', 'id'] })],
+      }),
+    );
+
+    await queryRunner.createTable(
+      new Table({
+        name: prefix + SAGA_TABLES.inbox,
+        columns: [
+          { ...varchar('consumer', 200), isPrimary: true, primaryKeyConstraintName: 'PK_saga_inbox' },
+          { ...varchar('message_id', 64), isPrimary: true, primaryKeyConstraintName: 'PK_saga_inbox' },
+          epochMs('processed_at'),
+        ],
+      }),
+    );
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    const prefix = queryRunner.dataSource.options.entityPrefix ?? '';
+    for (const table of [SAGA_TABLES.inbox, SAGA_TABLES.outbox, SAGA_TABLES.stepLog, SAGA_TABLES.instance]) {
+      await queryRunner.dropTable(prefix + table, true, true, true);
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { SagaError } from '../../errors/saga.errors';
+import { SAGA_ENTITY_NAMES } from './saga.entities';
+
+/** The SQL dialects the store speaks. */
+export type SqlFamily = 'postgres' | 'mysql' | 'sqlite';
+
+const FAMILIES: Readonly<Record<string, SqlFamily>> = {
+  postgres: 'postgres',
+  'aurora-postgres': 'postgres',
+  mysql: 'mysql',
+  mariadb: 'mysql',
+  'aurora-mysql': 'mysql',
+  'better-sqlite3': 'sqlite',
+  sqljs: 'sqlite',
+};
+
+export type Row = Record<string, unknown>;
+
+export interface SqlResult {
+  rows: Row[];
+  /** Rows inserted, updated or deleted (or returned, for a statement with RETURNING on SQLite). */
+  affected: number;
+}
+
+type TableKey = keyof typeof SAGA_ENTITY_NAMES;
+
+/**
+ * Adapts the store's SQL to one DataSource. Statements are written once, with `?` placeholders, unquoted column
+ * names (none is a reserved word on the three databases) and `{instance}`, `{stepLog}`, `{outbox}`, `{inbox}` for
+ * the tables — resolved from the entity metadata, so a DataSource `schema` or `entityPrefix` is honoured.
+ */
+export class SagaSql {
+  readonly family: SqlFamily;
+  private readonly tables: Record<TableKey, string>;
+
+  constructor(dataSource: DataSource) {
+    const family = FAMILIES[dataSource.options.type];
+    if (!family) {
+      throw new SagaError(
+        `The saga store does not support the '${dataSource.options.type}' driver. ` +
+          `Use postgres, mysql, mariadb, better-sqlite3 or sqljs.`,
+      );
+    }
+    this.family = family;
+    const table = (key: TableKey): string => {
+      const name = SAGA_ENTITY_NAMES[key];
+      if (!dataSource.hasMetadata(name)) {
+        throw new SagaError(
+          `The DataSource has no '${name}' entity. Add 'sagaEntities' to its 'entities' ` +
+            `(and 'sagaMigrations' to its 'migrations'), and initialise it before creating the saga store.`,
+        );
+      }
+      const path = dataSource.getMetadata(name).tablePath;
+      return path
+        .split('.')
+        .map((part) => dataSource.driver.escape(part))
+        .join('.');
+    };
+    this.tables = {
+      instance: table('instance'),
+      stepLog: table('stepLog'),
+      outbox: table('outbox'),
+      inbox: table('inbox'),
+    };
+  }
+
+  /** Resolves table names and, on PostgreSQL, numbers the placeholders (`$1`, `$2`…). */
+  compile(text: string): string {
+    const resolved = text.replace(
+      /\{(instance|stepLog|outbox|inbox)\}/g,
+      (_, key: TableKey) => this.tables[key],
+    );
+    if (this.family !== 'postgres') return resolved;
+    let n = 0;
+    return resolved.replace(/\?/g, () => `$${++n}`);
+  }
+
+  /** Database ids for bigint columns: strings on PostgreSQL (exact), numbers elsewhere (SQLite compares by type). */
+  ids(ids: readonly string[]): (string | number)[] {
+    return this.family === 'postgres' ? [...ids] : ids.map(Number);
+  }
+}
+
+/** `?, ?, ?` */
+export function list(count: number): string {
+  return Array.from({ length: count }, () => '?').join(', ');
+}
+
+/** `(?, ?), (?, ?)` for `rows` rows of `columns` values. */
+export function values(rows: number, columns: number): string {
+  const row = `(${list(columns)})`;
+  return Array.from({ length: rows }, () => row).join(', ');
+}
+
+/** Splits `items` into chunks that keep a statement under every driver's bound-parameter limit. */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size));
+  return result;
+}
+
+/**
+ * Runs one statement on `manager`'s connection (its transaction, if any) and reports rows and affected rows
+ * the same way on every driver.
+ */
+export async function execute(
+  manager: EntityManager,
+  sql: string,
+  params: readonly unknown[],
+): Promise<SqlResult> {
+  const own = manager.queryRunner ? undefined : manager.dataSource.createQueryRunner();
+  const runner = manager.queryRunner ?? own!;
+  try {
+    const result = await runner.query(sql, [...params], true);
+    const rows = (Array.isArray(result.records) ? result.records : []) as Row[];
+    return { rows, affected: result.affected ?? rows.length };
+  } finally {
+    await own?.release();
+  }
+}
+
+export function str(value: unknown): string {
+  return typeof value === 'string' ? value : String(value as string | number);
+}
+
+export function num(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+export function numOrNull(value: unknown): number | null {
+  return value === null || value === undefined ? null : num(value);
+}
+
+export function bool(value: unknown): boolean {
+  return value === true || value === 1 || value === '1';
+}
+
+export function json<T>(value: unknown): T | null {
+  return value === null || value === undefined ? null : (JSON.parse(str(value)) as T);
+}

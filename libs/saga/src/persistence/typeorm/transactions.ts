@@ -1,0 +1,77 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { DataSource, EntityManager } from 'typeorm';
+
+/** Drivers where TypeORM has ONE connection for the whole DataSource. */
+const SINGLE_CONNECTION_TYPES: readonly string[] = ['better-sqlite3', 'sqljs'];
+
+interface Scope {
+  manager: EntityManager;
+  open: boolean;
+}
+
+/**
+ * Runs units of work in transactions over the application's DataSource.
+ *
+ * **SQLite (better-sqlite3, sql.js).** TypeORM has one connection there and does not serialise transactions on
+ * it: a second `dataSource.transaction()` started while one is open fails with "cannot start a transaction
+ * within a transaction" (or worse, nests into it). `run()` queues them, per instance — so share ONE
+ * `SagaTransactions` per DataSource, and do not open transactions on that DataSource by other means meanwhile.
+ * On PostgreSQL and MySQL each transaction takes its own pooled connection and nothing is queued.
+ *
+ * **Nesting.** Inside `fn`, `manager.transaction(inner)` runs `inner` in a SAVEPOINT (TypeORM 1.x does this on
+ * PostgreSQL, MySQL and SQLite): when `inner` throws, its writes are rolled back and the outer transaction carries
+ * on — that is how a step's failed writes are undone while the saga's own state is still saved. On PostgreSQL this
+ * is also the only way to survive a failed statement (an error aborts the whole transaction, savepoints aside).
+ * Calling `run()` from inside `fn` does the same (it joins the running transaction as a savepoint) instead of
+ * waiting behind itself in the queue. Run nested transactions one at a time: they share the outer connection.
+ */
+export class SagaTransactions {
+  private readonly serialised: boolean;
+  /** The end of the queue (single-connection drivers only). */
+  private tail: Promise<void> = Promise.resolve();
+  private readonly scope = new AsyncLocalStorage<Scope>();
+
+  constructor(private readonly dataSource: DataSource) {
+    this.serialised = SINGLE_CONNECTION_TYPES.includes(dataSource.options.type);
+  }
+
+  /** Runs `fn` in a transaction: committed when it resolves, rolled back when it throws. */
+  async run<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const outer = this.scope.getStore();
+    if (outer?.open) return outer.manager.transaction(fn);
+    return this.queued(() =>
+      this.dataSource.transaction(async (manager) => {
+        const scope: Scope = { manager, open: true };
+        try {
+          return await this.scope.run(scope, () => fn(manager));
+        } finally {
+          scope.open = false;
+        }
+      }),
+    );
+  }
+
+  /**
+   * Runs `fn` outside a transaction (each statement commits on its own, one round trip each), queued like `run()`
+   * on single-connection drivers so that its statements do not land inside another caller's transaction.
+   */
+  async autocommit<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const outer = this.scope.getStore();
+    // SQLite, inside run(): there is no other connection to use, and queueing would wait for ourselves.
+    if (outer?.open && this.serialised) return fn(outer.manager);
+    return this.queued(() => fn(this.dataSource.manager));
+  }
+
+  private async queued<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.serialised) return fn();
+    const previous = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+}

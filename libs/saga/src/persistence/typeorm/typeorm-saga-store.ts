@@ -1,0 +1,341 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { SagaState, SagaStatus, StepLogEntry } from '../../engine/saga-state';
+import { TERMINAL_STATUSES } from '../../engine/saga-state';
+import type { FailureInfo, StepPhase } from '../../transport/message';
+import type { OutboxRecord, SagaInstanceRecord, SagaQuery, SagaStore, StepLogRecord } from '../saga-store';
+import {
+  bool,
+  chunks,
+  execute,
+  json,
+  list,
+  num,
+  numOrNull,
+  SagaSql,
+  str,
+  values,
+  type Row,
+} from './saga-sql';
+import { SagaTransactions } from './transactions';
+import { TypeOrmOutbox } from './typeorm-outbox';
+
+export interface TypeOrmSagaStoreOptions {
+  /** Rows deleted per statement (and per transaction) by `purge`. Default 1000. */
+  purgeBatchSize?: number;
+}
+
+const INSERT_COLUMNS =
+  'id, type, definition_version, status, current_step, step_index, phase, attempt, awaiting, wake_at, ' +
+  'deadline_at, due_at, data, last_error, version, idempotency_key, created_at, updated_at';
+const INSERT_INSTANCE = `INSERT INTO {instance} (${INSERT_COLUMNS}) VALUES (${list(18)})`;
+const UPDATE_INSTANCE =
+  'UPDATE {instance} SET definition_version = ?, status = ?, current_step = ?, step_index = ?, phase = ?, ' +
+  'attempt = ?, awaiting = ?, wake_at = ?, deadline_at = ?, due_at = ?, data = ?, last_error = ?, version = ?, ' +
+  'updated_at = ? WHERE id = ? AND version = ?';
+const LOG_COLUMNS = 'saga_id, step, phase, attempt, outcome, detail, at';
+const LOG_CHUNK = 500;
+
+/**
+ * `SagaStore` over the application's TypeORM DataSource: PostgreSQL, MySQL/MariaDB or SQLite (better-sqlite3).
+ * Hand-written SQL, one statement per call where the database allows it (multi-row inserts, a conditional update
+ * for the optimistic lock, `RETURNING`), since every round trip is paid on the saga's hot path.
+ * The DataSource must be initialised, with `sagaEntities` among its entities.
+ */
+export class TypeOrmSagaStore implements SagaStore {
+  private readonly sql: SagaSql;
+  private readonly transactions: SagaTransactions;
+  private readonly outbox: TypeOrmOutbox;
+  private readonly purgeBatchSize: number;
+
+  /**
+   * @param transactions the helper the store's own transactions (`claimUnsent`, `markSent`, `purge`…) go through.
+   *   On SQLite it MUST be the instance the rest of the application uses for this DataSource (see
+   *   `SagaTransactions`).
+   */
+  constructor(
+    dataSource: DataSource,
+    transactions: SagaTransactions = new SagaTransactions(dataSource),
+    options: TypeOrmSagaStoreOptions = {},
+  ) {
+    this.sql = new SagaSql(dataSource);
+    this.transactions = transactions;
+    this.outbox = new TypeOrmOutbox(this.sql, this.transactions);
+    this.purgeBatchSize = options.purgeBatchSize ?? 1000;
+  }
+
+  async insertInstance(manager: EntityManager, record: SagaInstanceRecord): Promise<void> {
+    const { state } = record;
+    await execute(manager, this.sql.compile(INSERT_INSTANCE), [
+      record.id,
+      record.type,
+      record.definitionVersion,
+      state.status,
+      record.currentStep,
+      state.stepIndex,
+      state.phase,
+      state.attempt,
+      state.awaiting,
+      state.wakeAt,
+      state.deadlineAt,
+      dueAt(state),
+      JSON.stringify(record.data),
+      state.lastError ? JSON.stringify(state.lastError) : null,
+      record.version,
+      record.idempotencyKey,
+      record.createdAt,
+      record.updatedAt,
+    ]);
+  }
+
+  async findInstance(manager: EntityManager, id: string): Promise<SagaInstanceRecord | null> {
+    const { rows } = await execute(manager, this.sql.compile('SELECT * FROM {instance} WHERE id = ?'), [id]);
+    return rows.length > 0 ? toInstance(rows[0]) : null;
+  }
+
+  async findInstanceByIdempotencyKey(
+    manager: EntityManager,
+    key: string,
+  ): Promise<SagaInstanceRecord | null> {
+    const sql = this.sql.compile('SELECT * FROM {instance} WHERE idempotency_key = ?');
+    const { rows } = await execute(manager, sql, [key]);
+    return rows.length > 0 ? toInstance(rows[0]) : null;
+  }
+
+  async updateInstance(manager: EntityManager, record: SagaInstanceRecord): Promise<boolean> {
+    const { state } = record;
+    const { affected } = await execute(manager, this.sql.compile(UPDATE_INSTANCE), [
+      record.definitionVersion,
+      state.status,
+      record.currentStep,
+      state.stepIndex,
+      state.phase,
+      state.attempt,
+      state.awaiting,
+      state.wakeAt,
+      state.deadlineAt,
+      dueAt(state),
+      JSON.stringify(record.data),
+      state.lastError ? JSON.stringify(state.lastError) : null,
+      record.version,
+      record.updatedAt,
+      record.id,
+      record.version - 1,
+    ]);
+    return affected === 1;
+  }
+
+  async appendLog(manager: EntityManager, sagaId: string, entries: StepLogEntry[]): Promise<void> {
+    for (const chunk of chunks(entries, LOG_CHUNK)) {
+      const sql = `INSERT INTO {stepLog} (${LOG_COLUMNS}) VALUES ${values(chunk.length, 7)}`;
+      const params = chunk.flatMap((e) => [
+        sagaId,
+        e.step,
+        e.phase,
+        e.attempt,
+        e.outcome,
+        e.detail ? JSON.stringify(e.detail) : null,
+        e.at,
+      ]);
+      await execute(manager, this.sql.compile(sql), params);
+    }
+  }
+
+  async history(manager: EntityManager, sagaId: string): Promise<StepLogRecord[]> {
+    const sql = this.sql.compile(`SELECT ${LOG_COLUMNS} FROM {stepLog} WHERE saga_id = ? ORDER BY id`);
+    const { rows } = await execute(manager, sql, [sagaId]);
+    return rows.map((row) => ({
+      sagaId: str(row.saga_id),
+      step: str(row.step),
+      phase: str(row.phase) as StepLogRecord['phase'],
+      attempt: num(row.attempt),
+      outcome: str(row.outcome) as StepLogRecord['outcome'],
+      detail: json<Record<string, unknown>>(row.detail),
+      at: num(row.at),
+    }));
+  }
+
+  async findDue(manager: EntityManager, now: number, limit: number): Promise<string[]> {
+    // due_at is null unless the saga is RUNNING or COMPENSATING: terminal sagas never match.
+    const sql = this.sql.compile('SELECT id FROM {instance} WHERE due_at <= ? ORDER BY due_at LIMIT ?');
+    const { rows } = await execute(manager, sql, [now, limit]);
+    return rows.map((row) => str(row.id));
+  }
+
+  /** Most recently updated first. */
+  async list(manager: EntityManager, query: SagaQuery): Promise<SagaInstanceRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.status && query.status.length > 0) {
+      where.push(`status IN (${list(query.status.length)})`);
+      params.push(...query.status);
+    }
+    if (query.type !== undefined) {
+      where.push('type = ?');
+      params.push(query.type);
+    }
+    if (query.updatedBefore !== undefined) {
+      where.push('updated_at < ?');
+      params.push(query.updatedBefore);
+    }
+    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')} ` : '';
+    const sql = this.sql.compile(`SELECT * FROM {instance} ${filter}ORDER BY updated_at DESC, id LIMIT ?`);
+    const { rows } = await execute(manager, sql, [...params, query.limit ?? 100]);
+    return rows.map(toInstance);
+  }
+
+  /**
+   * `INSERT … ON CONFLICT DO NOTHING RETURNING` on PostgreSQL and SQLite: a recorded id is skipped without an
+   * error (which would abort a PostgreSQL transaction), and a concurrent transaction recording the same id waits
+   * for this one and then sees it as a duplicate. MySQL: SELECT the recorded ids, then INSERT the others; a
+   * concurrent duplicate fails the statement with ER_DUP_ENTRY (`isUniqueViolation`): retry the batch.
+   * An id given twice in one call is recorded once and not reported: pass distinct ids.
+   */
+  async recordInbox(manager: EntityManager, consumer: string, messageIds: string[]): Promise<Set<string>> {
+    const ids = [...new Set(messageIds)];
+    const processedAt = Date.now();
+    const recorded = new Set<string>();
+    for (const chunk of chunks(ids, LOG_CHUNK)) {
+      let fresh = chunk;
+      if (this.sql.family === 'mysql') {
+        const select = `SELECT message_id FROM {inbox} WHERE consumer = ? AND message_id IN (${list(chunk.length)})`;
+        const { rows } = await execute(manager, this.sql.compile(select), [consumer, ...chunk]);
+        const known = new Set(rows.map((row) => str(row.message_id)));
+        fresh = chunk.filter((id) => !known.has(id));
+      }
+      if (fresh.length === 0) continue;
+      let insert = `INSERT INTO {inbox} (consumer, message_id, processed_at) VALUES ${values(fresh.length, 3)}`;
+      if (this.sql.family !== 'mysql') insert += ' ON CONFLICT DO NOTHING RETURNING message_id';
+      const result = await execute(
+        manager,
+        this.sql.compile(insert),
+        fresh.flatMap((id) => [consumer, id, processedAt]),
+      );
+      const inserted = this.sql.family === 'mysql' ? fresh : result.rows.map((row) => str(row.message_id));
+      for (const id of inserted) recorded.add(id);
+    }
+    return new Set(ids.filter((id) => !recorded.has(id)));
+  }
+
+  insertOutbox(manager: EntityManager, rows: { messageId: string; body: string }[]): Promise<OutboxRecord[]> {
+    return this.outbox.insert(manager, rows);
+  }
+
+  markSent(ids: string[]): Promise<void> {
+    return this.outbox.markSent(ids);
+  }
+
+  markFailed(ids: string[], error: string): Promise<void> {
+    return this.outbox.markFailed(ids, error);
+  }
+
+  claimUnsent(olderThan: number, limit: number, leaseMs: number): Promise<OutboxRecord[]> {
+    return this.outbox.claimUnsent(olderThan, limit, leaseMs);
+  }
+
+  /**
+   * Deletes, in batches of `purgeBatchSize` (one short transaction each, so other writers are not held up):
+   * sent outbox rows sent before `sentOutboxBefore`, inbox rows processed before `inboxBefore`, and — when
+   * `finishedSagasBefore` is given — terminal sagas last updated before it, with their history.
+   * Returns the number of rows deleted from all tables.
+   */
+  async purge(options: {
+    sentOutboxBefore: number;
+    inboxBefore: number;
+    finishedSagasBefore?: number;
+  }): Promise<number> {
+    const batch = this.purgeBatchSize;
+    const { finishedSagasBefore } = options;
+    const autocommit = (fn: (m: EntityManager) => Promise<number>) => this.transactions.autocommit(fn);
+    let total = 0;
+    total += await this.inBatches(() =>
+      autocommit((m) => this.outbox.purgeSent(m, options.sentOutboxBefore, batch)),
+    );
+    total += await this.inBatches(() => autocommit((m) => this.purgeInbox(m, options.inboxBefore, batch)));
+    if (finishedSagasBefore !== undefined) {
+      total += await this.inBatches(() =>
+        this.transactions.run((m) => this.purgeFinishedSagas(m, finishedSagasBefore, batch)),
+      );
+    }
+    return total;
+  }
+
+  /** Repeats `deleteBatch` until it finds less than a full batch; returns the rows deleted in all. */
+  private async inBatches(
+    deleteBatch: () => Promise<number | { matched: number; deleted: number }>,
+  ): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const result = await deleteBatch();
+      const { matched, deleted } = typeof result === 'number' ? { matched: result, deleted: result } : result;
+      total += deleted;
+      if (matched < this.purgeBatchSize) return total;
+    }
+  }
+
+  private async purgeInbox(manager: EntityManager, before: number, limit: number): Promise<number> {
+    const sql =
+      this.sql.family === 'mysql'
+        ? 'DELETE FROM {inbox} WHERE processed_at < ? LIMIT ?'
+        : 'DELETE FROM {inbox} WHERE (consumer, message_id) IN ' +
+          '(SELECT consumer, message_id FROM {inbox} WHERE processed_at < ? LIMIT ?)';
+    return (await execute(manager, this.sql.compile(sql), [before, limit])).affected;
+  }
+
+  /** Deletes one batch of finished sagas with their history. */
+  private async purgeFinishedSagas(
+    manager: EntityManager,
+    before: number,
+    limit: number,
+  ): Promise<{ matched: number; deleted: number }> {
+    const select =
+      `SELECT id FROM {instance} WHERE status IN (${list(TERMINAL_STATUSES.length)}) ` +
+      'AND updated_at < ? LIMIT ?';
+    const { rows } = await execute(manager, this.sql.compile(select), [...TERMINAL_STATUSES, before, limit]);
+    if (rows.length === 0) return { matched: 0, deleted: 0 };
+    const ids = rows.map((row) => str(row.id));
+    const inList = `(${list(ids.length)})`;
+    const log = await execute(
+      manager,
+      this.sql.compile(`DELETE FROM {stepLog} WHERE saga_id IN ${inList}`),
+      ids,
+    );
+    const instances = await execute(
+      manager,
+      this.sql.compile(`DELETE FROM {instance} WHERE id IN ${inList}`),
+      ids,
+    );
+    return { matched: rows.length, deleted: log.affected + instances.affected };
+  }
+}
+
+/** When the timer sweep must look at the saga again: the earlier of its wake-up and its deadline, while it runs. */
+export function dueAt(state: SagaState): number | null {
+  if (state.status !== 'RUNNING' && state.status !== 'COMPENSATING') return null;
+  const times = [state.wakeAt, state.deadlineAt].filter((t): t is number => t !== null);
+  return times.length > 0 ? Math.min(...times) : null;
+}
+
+function toInstance(row: Row): SagaInstanceRecord {
+  return {
+    id: str(row.id),
+    type: str(row.type),
+    definitionVersion: num(row.definition_version),
+    state: {
+      status: str(row.status) as SagaStatus,
+      stepIndex: num(row.step_index),
+      phase: str(row.phase) as StepPhase,
+      attempt: num(row.attempt),
+      awaiting: bool(row.awaiting),
+      wakeAt: numOrNull(row.wake_at),
+      deadlineAt: numOrNull(row.deadline_at),
+      lastError: json<FailureInfo>(row.last_error),
+    },
+    currentStep: str(row.current_step),
+    data: json<Record<string, unknown>>(row.data) ?? {},
+    version: num(row.version),
+    idempotencyKey:
+      row.idempotency_key === null || row.idempotency_key === undefined ? null : str(row.idempotency_key),
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}

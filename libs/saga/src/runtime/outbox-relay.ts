@@ -1,0 +1,86 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { OutboxRecord, SagaStore } from '../persistence/saga-store';
+import { SAGA_STORE, SAGA_TRANSPORT } from '../saga.constants';
+import type { SagaMessage } from '../transport/message';
+import type { SagaTransport } from '../transport/transport';
+import { SagaRuntimeOptions } from './runtime-options';
+
+/** An outbox row as handed over right after its commit: the envelope is already parsed. */
+export interface CommittedMessage extends OutboxRecord {
+  message: SagaMessage;
+}
+
+/**
+ * Publishes committed outbox rows. The hot path: the rows a transaction wrote are handed over right after
+ * its commit and published in batches (one confirm wait per batch), then marked sent in one statement.
+ * The fallback: a periodic sweep claims rows that stayed unsent (a crash between commit and publish, a
+ * broker outage) and publishes them. A failed publish leaves the rows for the sweep.
+ */
+@Injectable()
+export class OutboxRelay {
+  private readonly logger = new Logger(OutboxRelay.name);
+  private pending: CommittedMessage[] = [];
+  private flushing: Promise<void> | null = null;
+  private sweeping: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(
+    @Inject(SAGA_TRANSPORT) private readonly transport: SagaTransport,
+    @Inject(SAGA_STORE) private readonly store: SagaStore,
+    private readonly options: SagaRuntimeOptions,
+  ) {}
+
+  /** Hands over the rows of a transaction that has committed. */
+  enqueue(rows: CommittedMessage[]): void {
+    if (rows.length === 0 || this.stopped) return;
+    this.pending.push(...rows);
+    this.flushing ??= this.flush().finally(() => (this.flushing = null));
+  }
+
+  /** Publishes rows that stayed unsent; returns how many were published. */
+  async sweep(): Promise<number> {
+    if (this.stopped || this.sweeping) return 0;
+    let published = 0;
+    this.sweeping = (async () => {
+      const { batchSize, sweepAfterMs, leaseMs } = this.options.relay;
+      const rows = await this.store.claimUnsent(Date.now() - sweepAfterMs, batchSize, leaseMs);
+      if (rows.length === 0) return;
+      const batch: CommittedMessage[] = [];
+      for (const row of rows) batch.push({ ...row, message: JSON.parse(row.body) as SagaMessage });
+      if (await this.publish(batch)) published = batch.length;
+    })().finally(() => (this.sweeping = null));
+    await this.sweeping;
+    return published;
+  }
+
+  /** Stops taking new rows and waits for the publishing in progress. Rows not yet published stay in the table. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.allSettled([this.flushing, this.sweeping]);
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0 && !this.stopped) {
+      const batch = this.pending.splice(0, this.options.relay.batchSize);
+      await this.publish(batch);
+    }
+  }
+
+  private async publish(batch: CommittedMessage[]): Promise<boolean> {
+    const ids = batch.map((r) => r.id);
+    try {
+      await this.transport.publish(batch.map((r) => ({ message: r.message, body: r.body })));
+    } catch (error) {
+      this.logger.warn(`Publishing ${batch.length} message(s) failed, the sweep will retry: ${String(error)}`);
+      await this.store.markFailed(ids, String(error)).catch(() => undefined);
+      return false;
+    }
+    try {
+      await this.store.markSent(ids);
+    } catch (error) {
+      // Published but not marked: the sweep publishes them again; receivers deduplicate with their inbox.
+      this.logger.warn(`Marking ${batch.length} message(s) sent failed: ${String(error)}`);
+    }
+    return true;
+  }
+}

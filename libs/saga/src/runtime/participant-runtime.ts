@@ -1,0 +1,144 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import { StepFailure } from '../errors/saga.errors';
+import type { SagaStore } from '../persistence/saga-store';
+import { SagaTransactions } from '../persistence/typeorm/transactions';
+import { SAGA_STORE } from '../saga.constants';
+import type { SagaMessage } from '../transport/message';
+import type { Disposition, IncomingMessage } from '../transport/transport';
+import type { CommandContext } from './contexts';
+import { describeFailure } from './failure';
+import { OutboxRelay } from './outbox-relay';
+import type { CommittedMessage } from './outbox-relay';
+import { validateAgainst } from './payload-validation';
+import { writeOutbox } from './saga-processor';
+import { SagaRegistry } from './saga-registry';
+import type { RegisteredCommandHandler } from './saga-registry';
+
+interface Prepared {
+  message: SagaMessage;
+  handler: RegisteredCommandHandler;
+  payload: unknown;
+}
+
+/**
+ * Executes commands for the participants of this application. The commands of a batch run in ONE
+ * transaction: the inbox rows (a duplicate's handler is skipped), each handler's business writes (in a
+ * savepoint, so a failing handler undoes only its own writes) and the replies' outbox rows commit together;
+ * the messages are acknowledged after the commit. If the batch transaction fails, each command is retried alone.
+ */
+@Injectable()
+export class ParticipantRuntime {
+  private readonly logger = new Logger(ParticipantRuntime.name);
+
+  constructor(
+    private readonly registry: SagaRegistry,
+    private readonly transactions: SagaTransactions,
+    @Inject(SAGA_STORE) private readonly store: SagaStore,
+    private readonly relay: OutboxRelay,
+  ) {}
+
+  async handleCommands(participant: string, batch: IncomingMessage[]): Promise<Disposition[]> {
+    const dispositions: Disposition[] = [];
+    const prepared: Prepared[] = [];
+    for (const { message } of batch) {
+      const result = await this.prepare(participant, message);
+      if ('reason' in result) {
+        this.logger.warn(`Command ${message.messageId} rejected: ${result.reason}`);
+        dispositions.push({ kind: 'reject', reason: result.reason });
+      } else {
+        dispositions.push({ kind: 'ack' });
+        prepared.push(result);
+      }
+    }
+    if (prepared.length === 0) return dispositions;
+    try {
+      await this.execute(participant, prepared);
+      return dispositions;
+    } catch (error) {
+      if (prepared.length > 1) this.logger.debug(`Command batch failed, running one by one: ${String(error)}`);
+    }
+    const single = new Map<string, Disposition>();
+    for (const p of prepared) {
+      try {
+        await this.execute(participant, [p]);
+        single.set(p.message.messageId, { kind: 'ack' });
+      } catch (error) {
+        this.logger.warn(`Command ${p.message.messageId} failed, will be redelivered: ${String(error)}`);
+        single.set(p.message.messageId, { kind: 'retry' });
+      }
+    }
+    return batch.map(({ message }, i) => single.get(message.messageId) ?? dispositions[i]);
+  }
+
+  /** Checks a command before it runs: a known type for this participant, a reply address, a valid payload. */
+  private async prepare(participant: string, message: SagaMessage): Promise<Prepared | { reason: string }> {
+    if (message.kind !== 'command') return { reason: `expected a command, got a ${message.kind}` };
+    const handler = this.registry.handler(participant, message.type);
+    if (!handler) return { reason: `unknown command type '${message.type}' for participant '${participant}'` };
+    if (!message.replyTo) return { reason: `command has no 'replyTo'` };
+    if (!handler.payloadClass) return { message, handler, payload: message.payload };
+    const { value, errors } = await validateAgainst(handler.payloadClass, message.payload);
+    if (errors.length > 0) {
+      return {
+        reason: `invalid payload for '${message.type}': ${errors.map((e) => `${e.property} (${e.constraints.join('; ')})`).join(', ')}`,
+      };
+    }
+    return { message, handler, payload: value };
+  }
+
+  private async execute(participant: string, commands: Prepared[]): Promise<void> {
+    const outbox: CommittedMessage[] = await this.transactions.run(async (manager) => {
+      const duplicates = await this.store.recordInbox(
+        manager,
+        `participant:${participant}`,
+        commands.map((c) => c.message.messageId),
+      );
+      const replies: SagaMessage[] = [];
+      for (const command of commands) {
+        if (!duplicates.has(command.message.messageId)) replies.push(await this.run(manager, command));
+      }
+      return writeOutbox(this.store, manager, replies);
+    });
+    this.relay.enqueue(outbox);
+  }
+
+  /** Runs one handler in a savepoint and builds its reply. */
+  private async run(manager: EntityManager, { message, handler, payload }: Prepared): Promise<SagaMessage> {
+    const reply = {
+      messageId: randomUUID(),
+      kind: 'reply' as const,
+      type: message.type,
+      sagaId: message.sagaId,
+      sagaType: message.sagaType,
+      step: message.step,
+      phase: message.phase,
+      attempt: message.attempt,
+      destination: message.replyTo!,
+      sentAt: new Date().toISOString(),
+      traceparent: message.traceparent,
+    };
+    try {
+      const result = await manager.transaction(async (tx) => {
+        const ctx: CommandContext = {
+          sagaId: message.sagaId,
+          sagaType: message.sagaType,
+          step: message.step,
+          attempt: message.attempt,
+          messageId: message.messageId,
+          manager: tx,
+        };
+        const fn = (handler.instance as Record<string, (p: unknown, c: CommandContext) => unknown>)[handler.method];
+        const value = await fn.call(handler.instance, payload, ctx);
+        if (value instanceof StepFailure) throw value;
+        return value;
+      });
+      return { ...reply, outcome: 'success', payload: result ?? {} };
+    } catch (error) {
+      const failure = describeFailure(error, handler.isBusinessError);
+      if (failure.transient) this.logger.warn(`${handler.where} failed (transient) for saga ${message.sagaId}: ${failure.message}`);
+      return { ...reply, outcome: 'failure', payload: {}, failure };
+    }
+  }
+}

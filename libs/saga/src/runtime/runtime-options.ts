@@ -1,0 +1,28 @@
+import type { SagaModuleOptions } from '../saga-module.options';
+
+/** The module options with every default filled in. */
+export class SagaRuntimeOptions {
+  readonly service: string;
+  readonly consume: boolean;
+  readonly relay: { batchSize: number; sweepIntervalMs: number; sweepAfterMs: number; leaseMs: number };
+  readonly timerIntervalMs: number;
+  readonly retention: { sentOutboxMs: number; inboxMs: number; finishedSagasMs?: number; intervalMs: number };
+
+  constructor(options: SagaModuleOptions) {
+    this.service = options.service;
+    this.consume = options.consume ?? true;
+    this.relay = {
+      batchSize: options.relay?.batchSize ?? 256,
+      sweepIntervalMs: options.relay?.sweepIntervalMs ?? 1_000,
+      sweepAfterMs: options.relay?.sweepAfterMs ?? 5_000,
+      leaseMs: 30_000,
+    };
+    this.timerIntervalMs = options.timerIntervalMs ?? 500;
+    this.retention = {
+      sentOutboxMs: options.retention?.sentOutboxMs ?? 60 * 60_000,
+      inboxMs: options.retention?.inboxMs ?? 7 * 24 * 60 * 60_000,
+      finishedSagasMs: options.retention?.finishedSagasMs,
+      intervalMs: options.retention?.intervalMs ?? 60_000,
+    };
+  }
+}

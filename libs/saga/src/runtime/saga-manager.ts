@@ -1,0 +1,130 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Type } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { OperatorAction } from '../engine/saga-event';
+import { isTerminal } from '../engine/saga-state';
+import { SagaOperationError, SagaTimeoutError, SagaValidationError, SagaNotFoundError } from '../errors/saga.errors';
+import type { SagaQuery, SagaStore } from '../persistence/saga-store';
+import { SagaTransactions } from '../persistence/typeorm/transactions';
+import { SAGA_STORE } from '../saga.constants';
+import { validateAgainst } from './payload-validation';
+import { SagaCoordinator } from './saga-coordinator';
+import { SagaRegistry } from './saga-registry';
+import { toView } from './saga-view';
+import type { SagaView } from './saga-view';
+import { SagaWaiters } from './saga-waiters';
+
+export interface StartOptions {
+  /**
+   * Makes `start` idempotent: a second call with the same key returns the first saga's id (the first data
+   * wins) instead of starting another. A key already used by a saga of another type is refused.
+   */
+  idempotencyKey?: string;
+  /** Use this id instead of a generated UUID (also idempotent: an existing id is returned as is). */
+  sagaId?: string;
+}
+
+/** Starts sagas, reads their state and history, and lets an operator act on them. */
+@Injectable()
+export class SagaManager {
+  constructor(
+    private readonly registry: SagaRegistry,
+    private readonly coordinator: SagaCoordinator,
+    private readonly transactions: SagaTransactions,
+    @Inject(SAGA_STORE) private readonly store: SagaStore,
+    private readonly waiters: SagaWaiters,
+  ) {}
+
+  /**
+   * Validates `data` against the saga's data class (rejecting with `SagaValidationError` and persisting
+   * nothing when it is invalid), then creates the saga and runs it up to its first remote step in one
+   * transaction. Resolves with the saga id once that transaction has committed.
+   */
+  async start<TData extends object>(
+    saga: Type<unknown> | string,
+    data: TData,
+    options: StartOptions = {},
+  ): Promise<string> {
+    const registered = this.registry.saga(saga);
+    const { dataClass, name } = registered.definition;
+    if (dataClass) {
+      const { errors } = await validateAgainst(dataClass, data);
+      if (errors.length > 0) throw new SagaValidationError(name, errors);
+    }
+    const plain = JSON.parse(JSON.stringify(data)) as Record<string, unknown>;
+    return this.coordinator.start(registered, plain, {
+      id: options.sagaId ?? randomUUID(),
+      idChosen: options.sagaId !== undefined,
+      idempotencyKey: options.idempotencyKey,
+    });
+  }
+
+  /** The saga's status, data and ordered history, or null when there is no such saga. */
+  async find<TData extends object = Record<string, unknown>>(sagaId: string): Promise<SagaView<TData> | null> {
+    return this.transactions.run(async (manager) => {
+      const record = await this.store.findInstance(manager, sagaId);
+      if (!record) return null;
+      return toView<TData>(record, await this.store.history(manager, sagaId));
+    });
+  }
+
+  /**
+   * Resolves with the saga's view once it is COMPLETED, COMPENSATED or COMPENSATION_FAILED; rejects with
+   * `SagaTimeoutError` after `timeoutMs` (default 30 s). Woken at once when this process finishes the saga;
+   * polls the database every `pollMs` (default 200 ms) for sagas finished by other processes.
+   */
+  async waitFor<TData extends object = Record<string, unknown>>(
+    sagaId: string,
+    options: { timeoutMs?: number; pollMs?: number } = {},
+  ): Promise<SagaView<TData>> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
+    let wake: () => void = () => undefined;
+    const off = this.waiters.on(sagaId, () => wake());
+    try {
+      for (;;) {
+        const view = await this.find<TData>(sagaId);
+        if (!view) throw new SagaNotFoundError(sagaId);
+        if (isTerminal(view.status)) return view;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new SagaTimeoutError(sagaId, timeoutMs, view.status);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(left, options.pollMs ?? 200));
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      off();
+    }
+  }
+
+  /** Sagas by status, type and age (history omitted), oldest update first. */
+  async list(query: SagaQuery = {}): Promise<SagaView[]> {
+    const records = await this.transactions.run((manager) => this.store.list(manager, query));
+    return records.map((r) => toView(r, []));
+  }
+
+  /** Operator: runs the current step or compensation again now (e.g. after COMPENSATION_FAILED). */
+  retry(sagaId: string, reason?: string): Promise<SagaView> {
+    return this.operate(sagaId, 'retry', reason);
+  }
+
+  /** Operator: records the current step (or compensation) as done by hand and moves on. */
+  resolve(sagaId: string, reason?: string): Promise<SagaView> {
+    return this.operate(sagaId, 'resolve', reason);
+  }
+
+  /** Operator: compensates a running saga now (refused once it has passed its pivot). */
+  abort(sagaId: string, reason?: string): Promise<SagaView> {
+    return this.operate(sagaId, 'abort', reason);
+  }
+
+  private async operate(sagaId: string, action: OperatorAction, reason?: string): Promise<SagaView> {
+    const applied = await this.coordinator.applyEvent(sagaId, { type: 'operator', action, reason });
+    if (applied.rejected) throw new SagaOperationError(sagaId, `${action}: ${applied.rejected}`);
+    return (await this.find(sagaId))!;
+  }
+}

@@ -1,0 +1,190 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { StepDefinition } from '../definition/saga-definition';
+import { SagaConcurrencyError, StepFailure } from '../errors/saga.errors';
+import { isAwaited, transition } from '../engine/saga-engine';
+import type { EngineEnv, Transition } from '../engine/saga-engine';
+import type { ExecuteAction, SagaEvent } from '../engine/saga-event';
+import type { StepLogEntry } from '../engine/saga-state';
+import type { SagaInstanceRecord, SagaStore } from '../persistence/saga-store';
+import { SAGA_STORE } from '../saga.constants';
+import type { SagaMessage } from '../transport/message';
+import type { SagaContext } from './contexts';
+import { describeFailure } from './failure';
+import type { CommittedMessage } from './outbox-relay';
+import type { RegisteredSaga } from './saga-registry';
+import { SagaRuntimeOptions } from './runtime-options';
+
+/** The outcome of applying one event to one saga inside a transaction. */
+export interface Applied {
+  record: SagaInstanceRecord;
+  /** Outbox rows written in the transaction: hand them to the relay after the commit. */
+  outbox: CommittedMessage[];
+  /** Set when the event did not apply (stale reply, nothing due) or an operator action was refused. */
+  ignored?: string;
+  rejected?: string;
+}
+
+/** A reply's data, passed to the step's `@OnReply` method before the engine sees the success. */
+export interface ReplyData {
+  payload: unknown;
+}
+
+/**
+ * Applies events to saga instances inside the caller's transaction: runs the engine, executes local steps
+ * (each in a savepoint), builds remote commands, and saves the instance (version check), its history and
+ * its outbox rows. The caller owns the transaction and publishes the outbox rows after it commits.
+ */
+@Injectable()
+export class SagaProcessor {
+  constructor(
+    @Inject(SAGA_STORE) private readonly store: SagaStore,
+    private readonly options: SagaRuntimeOptions,
+  ) {}
+
+  async apply(
+    manager: EntityManager,
+    saga: RegisteredSaga,
+    record: SagaInstanceRecord,
+    event: SagaEvent,
+    how: { isNew?: boolean; reply?: ReplyData } = {},
+  ): Promise<Applied> {
+    const { definition } = saga;
+    const env: EngineEnv = { now: Date.now(), random: Math.random };
+    const data = structuredClone(record.data);
+    const { reply } = how;
+    if (event.type === 'succeeded' && reply && isAwaited(definition, record.state, event.step, event.phase, event.attempt)) {
+      event = await this.onReply(manager, saga, record, data, event, reply.payload);
+    }
+    let t: Transition = transition(definition, record.state, event, env);
+    if (t.ignored || t.rejected) return { record, outbox: [], ignored: t.ignored, rejected: t.rejected };
+
+    const log: StepLogEntry[] = [];
+    const messages: SagaMessage[] = [];
+    for (;;) {
+      log.push(...t.log);
+      const action = t.actions[0];
+      if (!action) break;
+      const step = definition.steps.find((s) => s.name === action.step)!;
+      const outcome = await this.execute(manager, saga, record, data, step, action, messages);
+      if (!outcome) break;
+      t = transition(definition, t.state, outcome, env);
+    }
+
+    const saved: SagaInstanceRecord = {
+      ...record,
+      state: t.state,
+      currentStep: definition.steps[t.state.stepIndex].name,
+      data,
+      version: record.version + 1,
+      updatedAt: env.now,
+    };
+    if (how.isNew) await this.store.insertInstance(manager, saved);
+    else if (!(await this.store.updateInstance(manager, saved))) throw new SagaConcurrencyError(record.id, record.version);
+    if (log.length > 0) await this.store.appendLog(manager, record.id, log);
+    return { record: saved, outbox: await writeOutbox(this.store, manager, messages) };
+  }
+
+  /** Runs the reply handler; a throwing handler turns the success into a failure of the step. */
+  private async onReply(
+    manager: EntityManager,
+    saga: RegisteredSaga,
+    record: SagaInstanceRecord,
+    data: Record<string, unknown>,
+    event: Extract<SagaEvent, { type: 'succeeded' }>,
+    payload: unknown,
+  ): Promise<SagaEvent> {
+    const step = saga.definition.steps.find((s) => s.name === event.step)!;
+    if (event.phase !== 'invoke' || !step.onReply) return event;
+    try {
+      await this.call(saga.instance, step.onReply, this.context(manager, saga, record, data, step, event.attempt), payload);
+      return event;
+    } catch (error) {
+      return { ...event, type: 'failed', failure: describeFailure(error, step.isBusinessError) };
+    }
+  }
+
+  /**
+   * Executes an action: a local one runs now, in a savepoint, and its outcome is returned as the next
+   * event; a remote one becomes a command in `messages` (its outcome arrives later, as a reply).
+   */
+  private async execute(
+    manager: EntityManager,
+    saga: RegisteredSaga,
+    record: SagaInstanceRecord,
+    data: Record<string, unknown>,
+    step: StepDefinition,
+    action: ExecuteAction,
+    messages: SagaMessage[],
+  ): Promise<SagaEvent | undefined> {
+    const { phase, attempt } = action;
+    const target = phase === 'invoke' ? step.target : step.compensation!.target;
+    const method = phase === 'invoke' ? step.method : step.compensation!.method;
+    const base = { step: step.name, phase, attempt } as const;
+    const snapshot = structuredClone(data);
+    try {
+      if (target.kind === 'local') {
+        // A savepoint: if the step fails, its writes are undone and the saga's transaction goes on.
+        await manager.transaction(async (tx) => {
+          const result = await this.call(saga.instance, method, this.context(tx, saga, record, data, step, attempt));
+          if (result instanceof StepFailure) throw result;
+        });
+        return { type: 'succeeded', ...base };
+      }
+      const payload = await this.call(saga.instance, method, this.context(manager, saga, record, data, step, attempt));
+      messages.push({
+        messageId: randomUUID(),
+        kind: 'command',
+        type: target.command,
+        sagaId: record.id,
+        sagaType: saga.definition.name,
+        ...base,
+        destination: target.participant,
+        replyTo: this.options.service,
+        payload: payload ?? {},
+        sentAt: new Date().toISOString(),
+      });
+      return undefined;
+    } catch (error) {
+      restore(data, snapshot);
+      return { type: 'failed', ...base, failure: describeFailure(error, step.isBusinessError) };
+    }
+  }
+
+  private context(
+    manager: EntityManager,
+    saga: RegisteredSaga,
+    record: SagaInstanceRecord,
+    data: Record<string, unknown>,
+    step: StepDefinition,
+    attempt: number,
+  ): SagaContext {
+    return { sagaId: record.id, sagaType: saga.definition.name, data, manager, step: step.name, attempt };
+  }
+
+  private async call(instance: object, method: string, ...args: unknown[]): Promise<unknown> {
+    const fn = (instance as Record<string, (...a: unknown[]) => unknown>)[method];
+    return await fn.apply(instance, args);
+  }
+}
+
+/** Writes messages to the outbox (serialised once, here) and returns the rows with their parsed envelopes. */
+export async function writeOutbox(
+  store: SagaStore,
+  manager: EntityManager,
+  messages: SagaMessage[],
+): Promise<CommittedMessage[]> {
+  if (messages.length === 0) return [];
+  const rows = await store.insertOutbox(
+    manager,
+    messages.map((m) => ({ messageId: m.messageId, body: JSON.stringify(m) })),
+  );
+  return rows.map((row, i) => ({ ...row, message: messages[i] }));
+}
+
+/** Puts `data` back as it was before a failed local action (its database writes were rolled back too). */
+function restore(data: Record<string, unknown>, snapshot: Record<string, unknown>): void {
+  for (const key of Object.keys(data)) delete data[key];
+  Object.assign(data, snapshot);
+}

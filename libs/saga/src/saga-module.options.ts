@@ -1,0 +1,39 @@
+import type { SagaTransport } from './transport/transport';
+
+/** Options of `SagaModule.forRoot()` / `forRootAsync()`. */
+export interface SagaModuleOptions {
+  /**
+   * This service's name. It names the reply queue of the sagas it coordinates and the inbox consumers.
+   * Keep it stable: it is stored. Example: `order`.
+   */
+  service: string;
+  /** How messages move. Default: the in-process transport (one process, a monolith or a test). */
+  transport?: SagaTransport;
+  /** The `@nestjs/typeorm` data source name, when the app has several. Default: the default data source. */
+  dataSourceName?: string;
+  /**
+   * Connect to the transport and consume at bootstrap. Default true. Set false for a process that must boot
+   * without the broker (running migrations, a CLI): `start()` still writes sagas; the outbox keeps the messages.
+   */
+  consume?: boolean;
+  /** The outbox relay. */
+  relay?: {
+    /** Most rows published in one batch (one confirm wait). Default 256. */
+    batchSize?: number;
+    /** How often the relay looks for rows that were not published right after their commit (a crash, a broker outage). Default 1000 ms. */
+    sweepIntervalMs?: number;
+    /** A row is swept (re-published) when it is older than this and still unsent. Default 5000 ms. */
+    sweepAfterMs?: number;
+  };
+  /** How often the coordinator looks for due retries, expired reply timeouts and passed deadlines. Default 500 ms. */
+  timerIntervalMs?: number;
+  /** Retention of processed rows (cleanup runs with the timer). Defaults: sent outbox rows 1 h, inbox rows 7 days, finished sagas kept. */
+  retention?: {
+    sentOutboxMs?: number;
+    inboxMs?: number;
+    /** Delete COMPLETED/COMPENSATED sagas and their history older than this. Default: keep them. */
+    finishedSagasMs?: number;
+    /** How often the cleanup runs. Default 60 s. */
+    intervalMs?: number;
+  };
+}

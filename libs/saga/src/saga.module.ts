@@ -1,0 +1,72 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule, ModuleRef } from '@nestjs/core';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { SagaTransactions } from './persistence/typeorm/transactions';
+import { TypeOrmSagaStore } from './persistence/typeorm/typeorm-saga-store';
+import { OutboxRelay } from './runtime/outbox-relay';
+import { ParticipantRuntime } from './runtime/participant-runtime';
+import { SagaCoordinator } from './runtime/saga-coordinator';
+import { SagaExplorer } from './runtime/saga-explorer';
+import { SagaLifecycle } from './runtime/saga-lifecycle';
+import { SagaManager } from './runtime/saga-manager';
+import { SagaProcessor } from './runtime/saga-processor';
+import { SagaRegistry } from './runtime/saga-registry';
+import { SagaRuntimeOptions } from './runtime/runtime-options';
+import { SagaWaiters } from './runtime/saga-waiters';
+import { SAGA_DATA_SOURCE, SAGA_STORE, SAGA_TRANSPORT } from './saga.constants';
+import { ConfigurableModuleClass, SAGA_MODULE_OPTIONS } from './saga-module.definition';
+import type { SagaModuleOptions } from './saga-module.options';
+import { InProcessTransport } from './transport/in-process/in-process.transport';
+
+/**
+ * Coordinates the sagas and hosts the participants of this application.
+ *
+ * `SagaModule.forRoot({ service: 'order' })` or `SagaModule.forRootAsync({ useFactory, inject })`; it uses the
+ * application's `@nestjs/typeorm` DataSource (import `TypeOrmModule.forRoot()` with `sagaEntities` and
+ * `sagaMigrations`), so business writes and saga writes share one transaction. Saga and participant classes are
+ * found among all providers. Global by default (`isGlobal: false` to scope it).
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [
+    {
+      provide: SagaRuntimeOptions,
+      useFactory: (options: SagaModuleOptions) => new SagaRuntimeOptions(options),
+      inject: [SAGA_MODULE_OPTIONS],
+    },
+    {
+      provide: SAGA_DATA_SOURCE,
+      useFactory: (options: SagaModuleOptions, moduleRef: ModuleRef) =>
+        moduleRef.get<DataSource>(getDataSourceToken(options.dataSourceName), { strict: false }),
+      inject: [SAGA_MODULE_OPTIONS, ModuleRef],
+    },
+    {
+      provide: SagaTransactions,
+      useFactory: (dataSource: DataSource) => new SagaTransactions(dataSource),
+      inject: [SAGA_DATA_SOURCE],
+    },
+    {
+      provide: SAGA_STORE,
+      useFactory: (dataSource: DataSource, transactions: SagaTransactions) =>
+        new TypeOrmSagaStore(dataSource, transactions),
+      inject: [SAGA_DATA_SOURCE, SagaTransactions],
+    },
+    {
+      provide: SAGA_TRANSPORT,
+      useFactory: (options: SagaModuleOptions) => options.transport ?? new InProcessTransport(),
+      inject: [SAGA_MODULE_OPTIONS],
+    },
+    SagaRegistry,
+    SagaExplorer,
+    SagaProcessor,
+    SagaWaiters,
+    OutboxRelay,
+    SagaCoordinator,
+    ParticipantRuntime,
+    SagaManager,
+    SagaLifecycle,
+  ],
+  exports: [SagaManager],
+})
+export class SagaModule extends ConfigurableModuleClass {}

@@ -1,0 +1,326 @@
+import { Logger } from '@nestjs/common';
+import type { Channel, ConfirmChannel } from 'amqplib';
+import type { AmqpConnectionManager, ChannelWrapper, SetupFunc } from 'amqp-connection-manager';
+import { MessageTooLargeError, TransportError } from '../../errors/saga.errors';
+import type { BatchHandler, ConsumerSpec, OutgoingMessage, SagaTransport } from '../transport';
+import { QueueConsumer } from './rabbitmq.consumer';
+import { errorMessage, publishConfirmed, publishOptionsFor, type Outgoing } from './rabbitmq.messages';
+import {
+  resolveRabbitMqOptions,
+  type RabbitMqTransportOptions,
+  type ResolvedRabbitMqOptions,
+} from './rabbitmq.options';
+import { RabbitMqTopology, type WorkQueue } from './rabbitmq.topology';
+
+/**
+ * Moves saga messages through RabbitMQ: durable queues, persistent messages, publisher confirms, manual acks,
+ * bounded prefetch and a dead-letter queue per work queue. amqp-connection-manager reconnects; the setup functions
+ * of its channels declare the topology again and re-create the consumers. The socket has TCP_NODELAY set: with
+ * Nagle's algorithm, each confirm and ack can stall ~40 ms on delayed ACKs.
+ */
+export class RabbitMqTransport implements SagaTransport {
+  readonly name = 'rabbitmq';
+  private readonly logger = new Logger('RabbitMqTransport');
+  private readonly options: ResolvedRabbitMqOptions;
+  private readonly topology: RabbitMqTopology;
+  private manager?: AmqpConnectionManager;
+  private publisher?: ChannelWrapper;
+  private subscriber?: ChannelWrapper;
+  /** The publisher's channel once its topology is declared; unset while disconnected. */
+  private publishChannel?: ConfirmChannel;
+  private lastSetupError?: unknown;
+  /**
+   * Queues declared on the publisher channel and declared again after each reconnect: those of `connect(spec)`,
+   * plus every destination published to. Declaring a destination's queue before the first publish to it keeps
+   * messages sent before its consumer ever started (the `mandatory` flag would only report them as unroutable).
+   */
+  private readonly declared = new Map<string, WorkQueue>();
+  private readonly consumers: QueueConsumer[] = [];
+  /** `connect`, `consume` and `publish` calls in progress, which `close` lets finish first. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly watchedChannels = new WeakSet<Channel>();
+  private recoveryTimer?: NodeJS.Timeout;
+  private connectFailureLogged = false;
+  private closing = false;
+  private closed?: Promise<void>;
+
+  constructor(options: RabbitMqTransportOptions) {
+    this.options = resolveRabbitMqOptions(options);
+    this.topology = new RabbitMqTopology(this.options);
+  }
+
+  async connect(spec: ConsumerSpec): Promise<void> {
+    if (this.closing) throw new TransportError('This RabbitMQ transport is closed; create a new one.');
+    if (this.manager) throw new TransportError('RabbitMQ transport: connect() was already called.');
+    for (const participant of spec.participants)
+      this.remember(this.topology.queueFor('command', participant));
+    if (spec.replies) this.remember(this.topology.queueFor('reply', spec.replies));
+    await this.track(this.open());
+  }
+
+  async publish(messages: OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const limit = this.options.maxMessageBytes;
+    const outgoing: Outgoing[] = messages.map(({ message, body }) => {
+      const content = Buffer.from(body, 'utf8');
+      if (content.length > limit) throw new MessageTooLargeError(message.messageId, content.length, limit);
+      return {
+        exchange: this.topology.exchangeFor(message.kind),
+        routingKey: message.destination,
+        content,
+        options: publishOptionsFor(message),
+      };
+    });
+    const channel = this.requirePublishChannel();
+    await this.track(this.publishOn(channel, messages, outgoing));
+  }
+
+  async consume(
+    target: { commandsFor: string } | { repliesFor: string },
+    handler: BatchHandler,
+  ): Promise<void> {
+    if (this.closing) throw new TransportError('This RabbitMQ transport is closed; create a new one.');
+    if (!this.subscriber) throw new TransportError('RabbitMQ transport: call connect() before consume().');
+    const queue =
+      'commandsFor' in target
+        ? this.topology.queueFor('command', target.commandsFor)
+        : this.topology.queueFor('reply', target.repliesFor);
+    if (this.consumers.some((c) => c.queue.name === queue.name)) {
+      throw new TransportError(`RabbitMQ transport: ${queue.name} is already consumed by this transport.`);
+    }
+    const consumer = new QueueConsumer(queue, handler, {
+      logger: this.logger,
+      topology: this.topology,
+      prefetch: this.options.prefetch,
+      retryDelayMs: this.options.retryDelayMs,
+      reconnectDelayMs: this.options.reconnectDelayMs,
+      publishConfirmed: (message) =>
+        publishConfirmed(this.requirePublishChannel(), [message], this.options.publishTimeoutMs),
+    });
+    this.consumers.push(consumer);
+    const setup = (channel: Channel) => this.guardSetup(channel, () => consumer.setup(channel));
+    try {
+      // Resolves once the consumer is subscribed (when connected), so that an immediate close() is safe.
+      await this.track(this.subscriber.addSetup(setup));
+    } catch (err) {
+      this.consumers.splice(this.consumers.indexOf(consumer), 1);
+      await this.subscriber.removeSetup(setup).catch(() => undefined);
+      await consumer.stop();
+      throw new TransportError(`Could not consume ${queue.name}: ${errorMessage(err)}`);
+    }
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async open(): Promise<void> {
+    // Loaded here so that an application on the in-process transport never loads amqplib.
+    const { connect } = await import('amqp-connection-manager');
+    const { urls, connectionName, connectTimeoutMs } = this.options;
+    const manager = connect(urls, {
+      heartbeatIntervalInSeconds: this.options.heartbeatSeconds,
+      reconnectTimeInSeconds: this.options.reconnectDelayMs / 1000,
+      connectionOptions: { noDelay: true, clientProperties: { connection_name: connectionName } },
+    });
+    this.manager = manager;
+    this.listen(manager);
+    try {
+      await manager.connect({ timeout: connectTimeoutMs });
+      this.publisher = this.createChannel(manager, 'publisher', true, (channel: ConfirmChannel) =>
+        this.setupPublisher(channel),
+      );
+      this.subscriber = this.createChannel(manager, 'subscriber', false, async (channel: Channel) => {
+        this.watch(channel);
+      });
+      await withTimeout(
+        Promise.all([this.publisher.waitForConnect(), this.subscriber.waitForConnect()]),
+        connectTimeoutMs,
+        'channels not ready',
+      );
+      if (!this.publishChannel)
+        throw new Error(`declaring the topology failed: ${errorMessage(this.lastSetupError)}`);
+    } catch (err) {
+      this.closing = true;
+      await manager.close().catch(() => undefined);
+      throw new TransportError(
+        `Could not connect to RabbitMQ at ${urls.map(redact).join(', ')}: ${errorMessage(err)}. ` +
+          `Check that the broker is running and that the URL and credentials are right.`,
+      );
+    }
+  }
+
+  private createChannel(
+    manager: AmqpConnectionManager,
+    name: string,
+    confirm: boolean,
+    setup: SetupFunc,
+  ): ChannelWrapper {
+    const wrapper = manager.createChannel({ name, confirm, setup });
+    wrapper.on('error', (err: Error) => {
+      if (!this.closing) this.logger.error(`RabbitMQ ${name} channel setup failed: ${err.message}`);
+    });
+    return wrapper;
+  }
+
+  private async setupPublisher(channel: ConfirmChannel): Promise<void> {
+    await this.guardSetup(channel, async () => {
+      await this.topology.declareExchanges(channel);
+      for (const queue of [...this.declared.values()]) await this.topology.declareQueue(channel, queue);
+      this.publishChannel = channel;
+    });
+  }
+
+  /** Runs a setup step; failures after close() began are expected (the channel is closing) and not reported. */
+  private async guardSetup(channel: Channel, step: () => Promise<void>): Promise<void> {
+    this.watch(channel);
+    if (this.closing) return;
+    try {
+      await step();
+    } catch (err) {
+      if (this.closing) return;
+      this.lastSetupError = err;
+      throw err;
+    }
+  }
+
+  private async publishOn(channel: ConfirmChannel, messages: OutgoingMessage[], outgoing: Outgoing[]) {
+    for (const { message } of messages) {
+      const queue = this.topology.queueFor(message.kind, message.destination);
+      if (this.declared.has(queue.name)) continue;
+      try {
+        await this.topology.declareQueue(channel, queue);
+      } catch (err) {
+        throw new TransportError(
+          `Could not declare ${queue.name} before publishing to it: ${errorMessage(err)}`,
+        );
+      }
+      this.remember(queue);
+    }
+    await publishConfirmed(channel, outgoing, this.options.publishTimeoutMs);
+  }
+
+  private requirePublishChannel(): ConfirmChannel {
+    if (this.publishChannel) return this.publishChannel;
+    if (this.closing) throw new TransportError('This RabbitMQ transport is closed; create a new one.');
+    if (!this.manager) throw new TransportError('RabbitMQ transport: call connect() before publish().');
+    throw new TransportError('Not connected to RabbitMQ (reconnecting); publish again later.');
+  }
+
+  private remember(queue: WorkQueue): void {
+    this.declared.set(queue.name, queue);
+  }
+
+  private listen(manager: AmqpConnectionManager): void {
+    manager.on('connect', ({ url }) => {
+      this.connectFailureLogged = false;
+      this.logger.log(
+        `Connected to RabbitMQ at ${typeof url === 'string' ? redact(url) : String(url.hostname)}`,
+      );
+    });
+    manager.on('disconnect', ({ err }) => {
+      this.publishChannel = undefined;
+      const reason = err instanceof Error ? err.message : 'connection closed';
+      this.logger.warn(
+        `Disconnected from RabbitMQ: ${reason}; reconnecting every ${this.options.reconnectDelayMs} ms`,
+      );
+    });
+    manager.on('connectFailed', ({ err }) => {
+      if (this.connectFailureLogged || this.closing) return;
+      this.connectFailureLogged = true;
+      this.logger.warn(
+        `Cannot connect to RabbitMQ: ${err.message}; retrying every ${this.options.reconnectDelayMs} ms`,
+      );
+    });
+    manager.on('blocked', ({ reason }) => this.logger.warn(`RabbitMQ blocked the connection: ${reason}`));
+    manager.on('unblocked', () => this.logger.log('RabbitMQ unblocked the connection'));
+  }
+
+  /** Logs channel errors, and restores a channel the broker closed on a live connection. */
+  private watch(channel: Channel): void {
+    if (this.watchedChannels.has(channel)) return;
+    this.watchedChannels.add(channel);
+    const connection = this.manager?.connection;
+    channel.on('error', (err: Error) => {
+      if (!this.closing) this.logger.warn(`RabbitMQ channel error: ${err.message}`);
+    });
+    channel.on('close', () => {
+      if (this.publishChannel === channel) this.publishChannel = undefined;
+      if (this.closing || this.recoveryTimer) return;
+      // amqp-connection-manager replaces channels only when it reconnects. A channel the broker closed while the
+      // connection stays up (a declaration conflicting with an existing queue, an ack of an unknown delivery tag)
+      // would stay dead: reconnect to get new channels, unless the connection itself is already going.
+      this.recoveryTimer = setTimeout(() => {
+        this.recoveryTimer = undefined;
+        const manager = this.manager;
+        if (this.closing || !manager || !connection || manager.connection !== connection) return;
+        this.logger.warn('A RabbitMQ channel closed on a live connection; reconnecting to restore it');
+        manager.reconnect();
+      }, this.options.reconnectDelayMs);
+    });
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.recoveryTimer);
+    const { closeTimeoutMs } = this.options;
+    const drained = withTimeout(
+      (async () => {
+        await Promise.allSettled([...this.inFlight]);
+        await Promise.all(this.consumers.map((c) => c.stop()));
+        await Promise.all(this.consumers.map((c) => c.drain()));
+      })(),
+      closeTimeoutMs,
+      'in-flight batches still running',
+    );
+    try {
+      await drained;
+    } catch (err) {
+      this.logger.warn(
+        `Closing RabbitMQ before ${errorMessage(err)} after ${closeTimeoutMs} ms; the broker requeues them`,
+      );
+    }
+    const manager = this.manager;
+    if (!manager) return;
+    try {
+      // Closes the channels (the broker requeues anything unacknowledged), then the connection.
+      await withTimeout(manager.close(), closeTimeoutMs, 'the connection did not close');
+      this.logger.log('Disconnected from RabbitMQ (closed)');
+    } catch (err) {
+      this.logger.warn(`Closing RabbitMQ: ${errorMessage(err)}`);
+    }
+    this.publishChannel = undefined;
+  }
+
+  private track<T>(operation: Promise<T>): Promise<T> {
+    this.inFlight.add(operation);
+    const forget = () => this.inFlight.delete(operation);
+    operation.then(forget, forget);
+    return operation;
+  }
+}
+
+/** Rejects with `Error(what)` if `promise` does not settle within `ms`; the timer never outlives it. */
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The URL without its password, for logs. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
