@@ -5,10 +5,15 @@
  */
 import { baselineVariant } from './baseline/variant';
 import { formatReport, writeResults } from './lib/report';
-import { parseBenchArgs, runVariant } from './lib/runner';
+import { parseBenchArgs } from './lib/args';
+import { runVariant } from './lib/runner';
 
 async function main(): Promise<void> {
-  const { out, ...options } = parseBenchArgs(process.argv.slice(2), 'bench-results-baseline.json');
+  const {
+    out,
+    variants: _variants,
+    ...options
+  } = parseBenchArgs(process.argv.slice(2), 'bench-results-baseline.json');
   const run = await runVariant(baselineVariant(), options);
   process.stdout.write(`\n${formatReport(run.rows)}`);
   writeResults(out, options, { baseline: run });

@@ -47,7 +47,12 @@ export class Db {
     private readonly counters: ServiceCounters,
   ) {}
 
-  static async open(database: string, poolMax: number, schema: string[], counters: ServiceCounters): Promise<Db> {
+  static async open(
+    database: string,
+    poolMax: number,
+    schema: string[],
+    counters: ServiceCounters,
+  ): Promise<Db> {
     await ensureDatabase(database);
     const pool = new Pool({ ...pgConfig(database), max: poolMax });
     pool.on('error', (err) => log(`idle pg client error: ${err.message}`));
@@ -87,7 +92,12 @@ export class Broker {
     private readonly counters: ServiceCounters,
   ) {}
 
-  static async open(url: string, prefetch: number, queues: string[], counters: ServiceCounters): Promise<Broker> {
+  static async open(
+    url: string,
+    prefetch: number,
+    queues: string[],
+    counters: ServiceCounters,
+  ): Promise<Broker> {
     const connection = await connect(url, { noDelay: true });
     connection.on('error', (err: Error) => log(`amqp connection error: ${err.message}`));
     const publisher = await connection.createConfirmChannel();
@@ -101,9 +111,15 @@ export class Broker {
   publish(queue: string, message: Envelope): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const body = Buffer.from(JSON.stringify(message));
-      const options = { persistent: true, messageId: message.messageId, type: message.type, contentType: 'application/json' };
+      const options = {
+        persistent: true,
+        messageId: message.messageId,
+        type: message.type,
+        contentType: 'application/json',
+      };
       this.publisher.sendToQueue(queue, body, options, (err: unknown) => {
-        if (err) return reject(err instanceof Error ? err : new Error(`nacked by the broker: ${String(err)}`));
+        if (err)
+          return reject(err instanceof Error ? err : new Error(`${queue}: message nacked by the broker`));
         this.counters.published++;
         resolve();
       });
@@ -129,7 +145,9 @@ export class Broker {
       this.consumer.ack(msg);
       this.counters.consumed++;
     } catch (err) {
-      log(`handling ${String(msg.properties.messageId)} failed: ${err instanceof Error ? err.stack : String(err)}`);
+      log(
+        `handling ${String(msg.properties.messageId)} failed: ${err instanceof Error ? err.stack : String(err)}`,
+      );
       await new Promise((resolve) => setTimeout(resolve, 1000));
       this.consumer.nack(msg, false, true);
     }

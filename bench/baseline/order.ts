@@ -24,7 +24,10 @@ interface SagaData {
 }
 
 /** What each reply moves the saga from and to, and the command it sends next (none: terminal). */
-const TRANSITIONS: Record<string, { from: SagaState; to: SagaState; next?: (data: SagaData) => [string, string, object] }> = {
+const TRANSITIONS: Record<
+  string,
+  { from: SagaState; to: SagaState; next?: (data: SagaData) => [string, string, object] }
+> = {
   PaymentCharged: {
     from: 'CHARGING',
     to: 'SHIPPING',
@@ -55,7 +58,10 @@ async function main(): Promise<void> {
   const db = await Db.open(DATABASES.order, settings.poolMax, SCHEMA, counters);
   const queues = [QUEUES.replies, QUEUES.payment, QUEUES.shipping];
   const broker = await Broker.open(settings.amqpUrl, settings.prefetch, queues, counters);
-  const waiting = new Map<string, { resolve: () => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  const waiting = new Map<
+    string,
+    { resolve: () => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
+  >();
 
   const command = (sagaId: string, type: string, payload: object): Envelope => ({
     messageId: randomUUID(),
@@ -75,19 +81,22 @@ async function main(): Promise<void> {
       waiting.set(sagaId, { resolve, reject, timer });
     });
     await db.tx(async (client) => {
-      await client.query("INSERT INTO orders (id, customer_id, total, country, status) VALUES ($1, $2, $3, $4, 'PENDING')", [
-        data.orderId,
-        data.customerId,
-        data.total,
-        data.country,
-      ]);
-      await client.query("INSERT INTO saga (id, type, state, version, data) VALUES ($1, 'place-order', 'CHARGING', 0, $2)", [
+      await client.query(
+        "INSERT INTO orders (id, customer_id, total, country, status) VALUES ($1, $2, $3, $4, 'PENDING')",
+        [data.orderId, data.customerId, data.total, data.country],
+      );
+      await client.query(
+        "INSERT INTO saga (id, type, state, version, data) VALUES ($1, 'place-order', 'CHARGING', 0, $2)",
+        [sagaId, data],
+      );
+      await client.query("INSERT INTO saga_transition (saga_id, seq, to_state) VALUES ($1, 0, 'CHARGING')", [
         sagaId,
-        data,
       ]);
-      await client.query("INSERT INTO saga_transition (saga_id, seq, to_state) VALUES ($1, 0, 'CHARGING')", [sagaId]);
     });
-    await broker.publish(QUEUES.payment, command(sagaId, 'ChargePayment', { orderId: data.orderId, amount: data.total }));
+    await broker.publish(
+      QUEUES.payment,
+      command(sagaId, 'ChargePayment', { orderId: data.orderId, amount: data.total }),
+    );
     return done;
   };
 
@@ -112,7 +121,9 @@ async function main(): Promise<void> {
         [reply.sagaId, saga.version + 1, transition.from, transition.to, reply.messageId],
       );
       if (transition.to === 'COMPLETED') {
-        await client.query("UPDATE orders SET status = 'APPROVED', updated_at = now() WHERE id = $1", [next.orderId]);
+        await client.query("UPDATE orders SET status = 'APPROVED', updated_at = now() WHERE id = $1", [
+          next.orderId,
+        ]);
       }
       return next;
     });

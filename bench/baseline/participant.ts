@@ -34,7 +34,12 @@ export async function runParticipant(spec: ParticipantSpec): Promise<void> {
     `TRUNCATE processed_message, ${spec.tables.join(', ')}`,
   ];
   const db = await Db.open(spec.database, settings.poolMax, schema, counters);
-  const broker = await Broker.open(settings.amqpUrl, settings.prefetch, [spec.queue, QUEUES.replies], counters);
+  const broker = await Broker.open(
+    settings.amqpUrl,
+    settings.prefetch,
+    [spec.queue, QUEUES.replies],
+    counters,
+  );
 
   await broker.consume(spec.queue, async (command) => {
     const fresh = spec.reply(command);
@@ -68,6 +73,10 @@ export async function runParticipant(spec: ParticipantSpec): Promise<void> {
 }
 
 /** A reply envelope for `command` with a new message id. */
-export function replyTo<P extends Record<string, unknown>>(command: Envelope, type: string, payload: P): Envelope {
+export function replyTo<P extends Record<string, unknown>>(
+  command: Envelope,
+  type: string,
+  payload: P,
+): Envelope {
   return { messageId: randomUUID(), sagaId: command.sagaId, type, payload };
 }

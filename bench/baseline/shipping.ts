@@ -19,11 +19,10 @@ runParticipant({
   reply: (command) => replyTo(command, 'ShipmentScheduled', { shipmentId: randomUUID() }),
   apply: async (client, command, reply) => {
     const { orderId, country } = command.payload as unknown as ScheduleShipment;
-    await client.query("INSERT INTO shipment (id, order_id, country, status) VALUES ($1, $2, $3, 'SCHEDULED')", [
-      reply.payload.shipmentId,
-      orderId,
-      country,
-    ]);
+    await client.query(
+      "INSERT INTO shipment (id, order_id, country, status) VALUES ($1, $2, $3, 'SCHEDULED')",
+      [reply.payload.shipmentId, orderId, country],
+    );
   },
 }).catch((err: unknown) => {
   log(`shipping failed to start: ${err instanceof Error ? err.stack : String(err)}`);

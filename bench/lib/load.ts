@@ -73,7 +73,9 @@ function progressReporter(
   const timer = setInterval(() => {
     const n = done();
     const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-    write(`${label} ${n}/${total} sagas, ${(n / elapsed).toFixed(0)}/s overall, ${n - lastDone}/s last second`);
+    write(
+      `${label} ${n}/${total} sagas, ${(n / elapsed).toFixed(0)}/s overall, ${n - lastDone}/s last second`,
+    );
     lastDone = n;
   }, 1000);
   timer.unref();

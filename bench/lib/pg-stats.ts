@@ -59,18 +59,30 @@ export async function forcePgStatsFlush(pool: Pool): Promise<number> {
 export interface DbStats {
   xactCommit: number;
   xactRollback: number;
+  /** Sessions ever established: a new connection runs one startup transaction, counted in xact_commit. */
+  sessions: number;
 }
 
 /** Committed and rolled-back transactions per database, as PostgreSQL counts them (pg_stat_database). */
 export async function readDbStats(databases: string[]): Promise<Record<string, DbStats>> {
   return withAdminClient(async (client) => {
     await client.query('SELECT pg_stat_clear_snapshot()');
-    const { rows } = await client.query<{ datname: string; xact_commit: string; xact_rollback: string }>(
-      'SELECT datname, xact_commit, xact_rollback FROM pg_stat_database WHERE datname = ANY($1)',
-      [databases],
-    );
+    const { rows } = await client.query<{
+      datname: string;
+      xact_commit: string;
+      xact_rollback: string;
+      sessions: string;
+    }>('SELECT datname, xact_commit, xact_rollback, sessions FROM pg_stat_database WHERE datname = ANY($1)', [
+      databases,
+    ]);
     const out: Record<string, DbStats> = {};
-    for (const r of rows) out[r.datname] = { xactCommit: Number(r.xact_commit), xactRollback: Number(r.xact_rollback) };
+    for (const r of rows) {
+      out[r.datname] = {
+        xactCommit: Number(r.xact_commit),
+        xactRollback: Number(r.xact_rollback),
+        sessions: Number(r.sessions),
+      };
+    }
     return out;
   });
 }

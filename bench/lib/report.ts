@@ -20,7 +20,18 @@ export function formatReport(rows: ResultRow[]): string {
   const first = new Map<number, number>();
   for (const r of rows) if (!first.has(r.concurrency)) first.set(r.concurrency, r.perSecond);
   const main = table(
-    ['variant', 'c', 'sagas/s', 'vs first', 'p50 ms', 'p95 ms', 'p99 ms', 'tx/saga', '(in-proc)', 'msgs/saga'],
+    [
+      'variant',
+      'c',
+      'sagas/s',
+      'vs first',
+      'p50 ms',
+      'p95 ms',
+      'p99 ms',
+      'tx/saga',
+      '(in-proc)',
+      'msgs/saga',
+    ],
     rows.map((r) => [
       r.variant,
       String(r.concurrency),
@@ -45,7 +56,18 @@ export function formatReport(rows: ResultRow[]): string {
       fixed(((r.cpuSeconds.machine ?? NaN) * 1000) / r.count, 2),
     ]),
   );
-  return `${main}\n\nCPU seconds used in the measured window (user+sys):\n${cpu}\n`;
+  const notes = rows
+    .filter((r) => r.counters.sessionsOpened > 0)
+    .map(
+      (r) =>
+        `note: ${r.variant} c=${r.concurrency}: ${r.counters.sessionsOpened} connections opened in the window`,
+    );
+  const noisy = rows.filter((r) => r.cpuSeconds.other > 0.1 * r.seconds);
+  if (noisy.length)
+    notes.push('note: other processes used CPU during some windows (column "other"): figures are noisy');
+  const cpuTitle =
+    'CPU seconds used in the measured window (user+sys; "other" = busy CPU of everything else)';
+  return `${main}\n\n${cpuTitle}:\n${cpu}\n${notes.map((n) => `${n}\n`).join('')}`;
 }
 
 /** Writes every figure, the options and the machine to a JSON file. */

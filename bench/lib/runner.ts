@@ -1,4 +1,4 @@
-import { deleteQueues, purgeQueues, DEFAULT_AMQP_URL } from './broker';
+import { deleteQueues, purgeQueues } from './broker';
 import type { ServiceStats } from './control';
 import { cpuDelta, cpuSecondsByPid, machineBusySeconds, pidsByComm } from './cpu';
 import type { LoadResult } from './load';
@@ -32,13 +32,18 @@ export interface BenchOptions {
   amqpUrl: string;
   /** Quiet time after the warm-up and after the window, so trailing acks and commits land on the right side. */
   settleMs: number;
+  /** Before each concurrency, wait up to this long for the rest of the machine to be idle (0: do not wait). */
+  quietWaitSeconds: number;
 }
 
 export interface ResultRow extends LoadResult {
   variant: string;
   /** CPU seconds in the window: each service, `postgres` (backends of the variant's databases), `rabbitmq`, `machine`. */
   cpuSeconds: Record<string, number>;
-  /** Committed transactions per saga as PostgreSQL counted them (pg_stat_database.xact_commit deltas). */
+  /**
+   * Committed transactions per saga as PostgreSQL counted them: pg_stat_database.xact_commit deltas, minus the
+   * runner's own flush queries and minus one startup transaction per connection opened in the window.
+   */
   transactionsPerSaga: number;
   /** Commits per saga as the services counted them in-process (a cross-check of the above). */
   transactionsPerSagaInProcess: number;
@@ -50,6 +55,8 @@ export interface ResultRow extends LoadResult {
   counters: {
     xactCommitByDb: Record<string, number>;
     flushQueriesSubtracted: number;
+    /** Connections opened in the window (each one's startup transaction is subtracted, and shown here). */
+    sessionsOpened: number;
     byService: Record<string, Omit<ServiceStats, 'pgStatsFlushed'>>;
   };
 }
@@ -79,7 +86,9 @@ const IDLE_FLUSH_WAIT_MS = 11_000;
 async function readCounts(services: ServiceHandle[], databases: string[]): Promise<Counts> {
   const stats: Record<string, ServiceStats> = {};
   await Promise.all(
-    services.map(async (s) => (stats[s.name] = JSON.parse(await s.request('STATS', 'STATS ', 60_000)) as ServiceStats)),
+    services.map(
+      async (s) => (stats[s.name] = JSON.parse(await s.request('STATS', 'STATS ', 60_000)) as ServiceStats),
+    ),
   );
   if (Object.values(stats).some((s) => s.pgStatsFlushed === null)) await sleep(IDLE_FLUSH_WAIT_MS);
   return { stats, db: await readDbStats(databases) };
@@ -110,15 +119,21 @@ function buildRow(
   const [u0, u1] = cpu;
   const round = (s: number): number => Math.round(s * 100) / 100;
   const cpuSeconds: Record<string, number> = {};
-  for (const name of Object.keys(u1.services)) cpuSeconds[name] = round(u1.services[name] - u0.services[name]);
+  for (const name of Object.keys(u1.services))
+    cpuSeconds[name] = round(u1.services[name] - u0.services[name]);
   cpuSeconds.postgres = round(cpuDelta(u0.postgres, u1.postgres));
   cpuSeconds.rabbitmq = round(cpuDelta(u0.rabbitmq, u1.rabbitmq));
   cpuSeconds.machine = round(u1.machine - u0.machine);
+  // Busy CPU of everything else on the host (other users' builds, tests): a noise indicator, not our cost.
+  const ours = Object.entries(cpuSeconds).reduce((n, [k, v]) => (k === 'machine' ? n : n + v), 0);
+  cpuSeconds.other = round(Math.max(0, cpuSeconds.machine - ours));
 
   const xactCommitByDb: Record<string, number> = {};
   let commits = 0;
   let rollbacks = 0;
+  let sessionsOpened = 0;
   for (const db of variant.databases) {
+    sessionsOpened += (c1.db[db]?.sessions ?? 0) - (c0.db[db]?.sessions ?? 0);
     xactCommitByDb[db] = (c1.db[db]?.xactCommit ?? 0) - (c0.db[db]?.xactCommit ?? 0);
     commits += xactCommitByDb[db];
     rollbacks += (c1.db[db]?.xactRollback ?? 0) - (c0.db[db]?.xactRollback ?? 0);
@@ -142,13 +157,25 @@ function buildRow(
     variant: variant.name,
     ...result,
     cpuSeconds,
-    transactionsPerSaga: perSaga(commits - flushQueriesSubtracted, result.count),
+    transactionsPerSaga: perSaga(commits - flushQueriesSubtracted - sessionsOpened, result.count),
     transactionsPerSagaInProcess: perSaga(total.commits, result.count),
     rollbacksPerSaga: perSaga(rollbacks, result.count),
     messagesPerSaga: perSaga(total.published, result.count),
     consumedPerSaga: perSaga(total.consumed, result.count),
-    counters: { xactCommitByDb, flushQueriesSubtracted, byService },
+    counters: { xactCommitByDb, flushQueriesSubtracted, sessionsOpened, byService },
   };
+}
+
+/** Waits (up to `maxSeconds`) until the machine is less than a quarter of a core busy over one second. */
+async function waitForQuietMachine(maxSeconds: number): Promise<void> {
+  for (let waited = 0; waited < maxSeconds; waited++) {
+    const before = machineBusySeconds();
+    await sleep(1000);
+    const busy = machineBusySeconds() - before;
+    if (busy < 0.25) return;
+    process.stderr.write(`waiting for a quiet machine: ${busy.toFixed(2)} cores busy by other processes\n`);
+  }
+  process.stderr.write(`the machine is still busy after ${maxSeconds} s: measuring anyway (see "other")\n`);
 }
 
 async function measure(
@@ -159,8 +186,15 @@ async function measure(
   options: BenchOptions,
 ): Promise<ResultRow> {
   const { count, warmup, settleMs } = options;
-  process.stderr.write(`\n== ${variant.name}: concurrency ${concurrency}, ${warmup} warm-up + ${count} measured\n`);
-  await driver.request(`LOAD ${JSON.stringify({ concurrency, count, warmup })}`, 'WARM', 60_000 + warmup * 1000);
+  process.stderr.write(
+    `\n== ${variant.name}: concurrency ${concurrency}, ${warmup} warm-up + ${count} measured\n`,
+  );
+  if (options.quietWaitSeconds > 0) await waitForQuietMachine(options.quietWaitSeconds);
+  await driver.request(
+    `LOAD ${JSON.stringify({ concurrency, count, warmup })}`,
+    'WARM',
+    60_000 + warmup * 1000,
+  );
   await sleep(settleMs);
   const before = await readCounts(services, variant.databases);
   const cpuBefore = await readCpu(services, variant.databases);
@@ -191,36 +225,10 @@ export async function runVariant(variant: VariantSpec, options: BenchOptions): P
     for (const s of [...services].reverse()) {
       stopped[s.name] = await s.stop();
       const r = stopped[s.name];
-      if (r.code !== 0 || r.killed) process.stderr.write(`${s.name} did not stop cleanly: ${JSON.stringify(r)}\n`);
+      if (r.code !== 0 || r.killed)
+        process.stderr.write(`${s.name} did not stop cleanly: ${JSON.stringify(r)}\n`);
     }
     if (variant.queues.length) await deleteQueues(options.amqpUrl, variant.queues);
   }
   return { rows, stopped };
-}
-
-/** `--count N --warmup N --concurrency 1,16,64 --out file --settle-ms N --quick` (quick: 200 + 20 warm-up). */
-export function parseBenchArgs(argv: string[], defaultOut: string): BenchOptions & { out: string } {
-  const args = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    if (!argv[i].startsWith('--')) throw new Error(`unexpected argument: ${argv[i]}`);
-    const key = argv[i].slice(2);
-    if (key === 'quick') args.set('quick', 'true');
-    else args.set(key, argv[++i] ?? '');
-  }
-  const quick = args.get('quick') === 'true';
-  const int = (key: string, fallback: number): number => {
-    const n = Number(args.get(key) ?? fallback);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--${key} must be a whole number`);
-    return n;
-  };
-  const concurrencies = (args.get('concurrency') ?? '1,16,64').split(',').map(Number);
-  if (concurrencies.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--concurrency: e.g. 1,16,64');
-  return {
-    concurrencies,
-    count: int('count', quick ? 200 : 2000),
-    warmup: int('warmup', quick ? 20 : 100),
-    settleMs: int('settle-ms', 250),
-    amqpUrl: process.env.AMQP_URL ?? DEFAULT_AMQP_URL,
-    out: args.get('out') ?? defaultOut,
-  };
 }

@@ -1,6 +1,5 @@
-import { NestFactory } from '@nestjs/core';
 import { serve } from '../../shared/src/bootstrap';
 import { loadOrderConfig } from './config';
 import { OrderAppModule } from './order-app.module';
 
-serve('order', () => NestFactory.create(OrderAppModule), loadOrderConfig().port);
+serve('order', () => OrderAppModule, loadOrderConfig);

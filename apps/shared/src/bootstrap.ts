@@ -1,10 +1,19 @@
-import { Logger, type INestApplication } from '@nestjs/common';
+import { type DynamicModule, Logger, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 
-/** Listens on `port`, closes the app cleanly on SIGTERM/SIGINT, and exits non-zero if startup fails. */
-export function serve(name: string, create: () => Promise<INestApplication>, port: number): void {
+/**
+ * Starts an HTTP app on the configured port, closes it cleanly on SIGTERM/SIGINT (the saga transport
+ * drains and disconnects), and exits non-zero when configuration or startup fails.
+ */
+export function serve(
+  name: string,
+  rootModule: () => Type<unknown> | DynamicModule,
+  loadConfig: () => { port: number },
+): void {
   const logger = new Logger(name);
   const start = async (): Promise<void> => {
-    const app = await create();
+    const { port } = loadConfig();
+    const app = await NestFactory.create(rootModule());
     app.enableShutdownHooks();
     await app.listen(port);
     logger.log(`listening on ${await app.getUrl()}`);

@@ -1,5 +1,6 @@
 export { SagaModule } from './saga.module';
 export type { SagaModuleOptions } from './saga-module.options';
+export type { SagaModuleExtras } from './saga-module.definition';
 export {
   SagaOrchestration,
   Step,

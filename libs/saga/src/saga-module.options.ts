@@ -9,8 +9,6 @@ export interface SagaModuleOptions {
   service: string;
   /** How messages move. Default: the in-process transport (one process, a monolith or a test). */
   transport?: SagaTransport;
-  /** The `@nestjs/typeorm` data source name, when the app has several. Default: the default data source. */
-  dataSourceName?: string;
   /**
    * Connect to the transport and consume at bootstrap. Default true. Set false for a process that must boot
    * without the broker (running migrations, a CLI): `start()` still writes sagas; the outbox keeps the messages.

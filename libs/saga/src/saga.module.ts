@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
-import { DiscoveryModule, ModuleRef } from '@nestjs/core';
-import { getDataSourceToken } from '@nestjs/typeorm';
+import { DiscoveryModule } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
 import { SagaTransactions } from './persistence/typeorm/transactions';
 import { TypeOrmSagaStore } from './persistence/typeorm/typeorm-saga-store';
@@ -34,12 +33,6 @@ import { InProcessTransport } from './transport/in-process/in-process.transport'
       provide: SagaRuntimeOptions,
       useFactory: (options: SagaModuleOptions) => new SagaRuntimeOptions(options),
       inject: [SAGA_MODULE_OPTIONS],
-    },
-    {
-      provide: SAGA_DATA_SOURCE,
-      useFactory: (options: SagaModuleOptions, moduleRef: ModuleRef) =>
-        moduleRef.get<DataSource>(getDataSourceToken(options.dataSourceName), { strict: false }),
-      inject: [SAGA_MODULE_OPTIONS, ModuleRef],
     },
     {
       provide: SagaTransactions,

@@ -86,5 +86,9 @@ export interface SagaStore {
   claimUnsent(olderThan: number, limit: number, leaseMs: number): Promise<OutboxRecord[]>;
 
   /** Deletes sent outbox rows, inbox rows and finished sagas' history older than the given ages. */
-  purge(options: { sentOutboxBefore: number; inboxBefore: number; finishedSagasBefore?: number }): Promise<number>;
+  purge(options: {
+    sentOutboxBefore: number;
+    inboxBefore: number;
+    finishedSagasBefore?: number;
+  }): Promise<number>;
 }

@@ -121,7 +121,7 @@ export async function execute(
 }
 
 export function str(value: unknown): string {
-  return typeof value === 'string' ? value : String(value as string | number);
+  return typeof value === 'string' ? value : String(value);
 }
 
 export function num(value: unknown): number {

@@ -3,6 +3,7 @@ import type { Channel, ConfirmChannel } from 'amqplib';
 import type { AmqpConnectionManager, ChannelWrapper, SetupFunc } from 'amqp-connection-manager';
 import { MessageTooLargeError, TransportError } from '../../errors/saga.errors';
 import type { BatchHandler, ConsumerSpec, OutgoingMessage, SagaTransport } from '../transport';
+import { createConnection, redact, withTimeout } from './rabbitmq.connection';
 import { QueueConsumer } from './rabbitmq.consumer';
 import { errorMessage, publishConfirmed, publishOptionsFor, type Outgoing } from './rabbitmq.messages';
 import {
@@ -40,7 +41,6 @@ export class RabbitMqTransport implements SagaTransport {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly watchedChannels = new WeakSet<Channel>();
   private recoveryTimer?: NodeJS.Timeout;
-  private connectFailureLogged = false;
   private closing = false;
   private closed?: Promise<void>;
 
@@ -116,16 +116,12 @@ export class RabbitMqTransport implements SagaTransport {
   }
 
   private async open(): Promise<void> {
-    // Loaded here so that an application on the in-process transport never loads amqplib.
-    const { connect } = await import('amqp-connection-manager');
-    const { urls, connectionName, connectTimeoutMs } = this.options;
-    const manager = connect(urls, {
-      heartbeatIntervalInSeconds: this.options.heartbeatSeconds,
-      reconnectTimeInSeconds: this.options.reconnectDelayMs / 1000,
-      connectionOptions: { noDelay: true, clientProperties: { connection_name: connectionName } },
+    const { urls, connectTimeoutMs } = this.options;
+    const { manager, lastError } = await createConnection(this.options, this.logger, {
+      onDisconnect: () => (this.publishChannel = undefined),
+      isClosing: () => this.closing,
     });
     this.manager = manager;
-    this.listen(manager);
     try {
       await manager.connect({ timeout: connectTimeoutMs });
       this.publisher = this.createChannel(manager, 'publisher', true, (channel: ConfirmChannel) =>
@@ -142,11 +138,14 @@ export class RabbitMqTransport implements SagaTransport {
       if (!this.publishChannel)
         throw new Error(`declaring the topology failed: ${errorMessage(this.lastSetupError)}`);
     } catch (err) {
+      const closedMeanwhile = this.closed !== undefined;
       this.closing = true;
       await manager.close().catch(() => undefined);
+      if (closedMeanwhile) throw new TransportError('RabbitMQ transport: close() was called during connect().');
+      const cause = lastError() ?? err;
       throw new TransportError(
-        `Could not connect to RabbitMQ at ${urls.map(redact).join(', ')}: ${errorMessage(err)}. ` +
-          `Check that the broker is running and that the URL and credentials are right.`,
+        `Could not connect to RabbitMQ at ${urls.map(redact).join(', ')} within ${connectTimeoutMs} ms: ` +
+          `${errorMessage(cause)}. Check that the broker is running and that the URL and credentials are right.`,
       );
     }
   }
@@ -212,31 +211,6 @@ export class RabbitMqTransport implements SagaTransport {
     this.declared.set(queue.name, queue);
   }
 
-  private listen(manager: AmqpConnectionManager): void {
-    manager.on('connect', ({ url }) => {
-      this.connectFailureLogged = false;
-      this.logger.log(
-        `Connected to RabbitMQ at ${typeof url === 'string' ? redact(url) : String(url.hostname)}`,
-      );
-    });
-    manager.on('disconnect', ({ err }) => {
-      this.publishChannel = undefined;
-      const reason = err instanceof Error ? err.message : 'connection closed';
-      this.logger.warn(
-        `Disconnected from RabbitMQ: ${reason}; reconnecting every ${this.options.reconnectDelayMs} ms`,
-      );
-    });
-    manager.on('connectFailed', ({ err }) => {
-      if (this.connectFailureLogged || this.closing) return;
-      this.connectFailureLogged = true;
-      this.logger.warn(
-        `Cannot connect to RabbitMQ: ${err.message}; retrying every ${this.options.reconnectDelayMs} ms`,
-      );
-    });
-    manager.on('blocked', ({ reason }) => this.logger.warn(`RabbitMQ blocked the connection: ${reason}`));
-    manager.on('unblocked', () => this.logger.log('RabbitMQ unblocked the connection'));
-  }
-
   /** Logs channel errors, and restores a channel the broker closed on a live connection. */
   private watch(channel: Channel): void {
     if (this.watchedChannels.has(channel)) return;
@@ -278,7 +252,7 @@ export class RabbitMqTransport implements SagaTransport {
       await drained;
     } catch (err) {
       this.logger.warn(
-        `Closing RabbitMQ before ${errorMessage(err)} after ${closeTimeoutMs} ms; the broker requeues them`,
+        `close(): ${errorMessage(err)} after ${closeTimeoutMs} ms; closing anyway, the broker requeues their messages`,
       );
     }
     const manager = this.manager;
@@ -298,29 +272,5 @@ export class RabbitMqTransport implements SagaTransport {
     const forget = () => this.inFlight.delete(operation);
     operation.then(forget, forget);
     return operation;
-  }
-}
-
-/** Rejects with `Error(what)` if `promise` does not settle within `ms`; the timer never outlives it. */
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(what)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The URL without its password, for logs. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
   }
 }

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { HealthController } from '../../shared/src/health.controller';
+import { serviceInfrastructure } from '../../shared/src/service-root';
+import { loadPaymentConfig } from './config';
+import { PaymentModule, paymentEntities, paymentMigrations } from './payment.module';
+
+/** The payment service on its own: its database and RabbitMQ, from the environment (see config.ts). */
+@Module({
+  imports: [
+    ...serviceInfrastructure(loadPaymentConfig, { entities: paymentEntities, migrations: paymentMigrations }),
+    PaymentModule,
+  ],
+  controllers: [HealthController],
+})
+export class PaymentAppModule {}

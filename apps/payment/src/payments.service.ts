@@ -1,0 +1,66 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { ChargePayment, PaymentRefunded, RefundPayment } from '../../shared/src/contracts/payment.contracts';
+import { Customer } from './customer.entity';
+import { Payment } from './payment.entity';
+
+export type ChargeResult = { ok: true; payment: Payment } | { ok: false; reason: string };
+
+/** A customer to create at startup when missing. */
+export interface CustomerSeed {
+  id: string;
+  creditLimit: number;
+}
+
+/** Charges and refunds. Every method runs in the caller's transaction (the participant's inbox transaction). */
+@Injectable()
+export class PaymentsService {
+  /** Charges the order once: a repeated charge for the same order returns the first payment. */
+  async charge(manager: EntityManager, cmd: ChargePayment): Promise<ChargeResult> {
+    const existing = await manager.findOneBy(Payment, { orderId: cmd.orderId });
+    if (existing) {
+      return existing.status === 'CHARGED'
+        ? { ok: true, payment: existing }
+        : { ok: false, reason: `order ${cmd.orderId} was already refunded` };
+    }
+    const customer = await manager.findOneBy(Customer, { id: cmd.customerId });
+    if (!customer) return { ok: false, reason: `unknown customer '${cmd.customerId}'` };
+    // Check and debit in one statement, so concurrent charges cannot overdraw the credit.
+    const debit = await manager
+      .createQueryBuilder()
+      .update(Customer)
+      .set({ availableCredit: () => 'available_credit - :amount' })
+      .where('id = :id AND available_credit >= :amount', { id: customer.id, amount: cmd.amount })
+      .execute();
+    if (!debit.affected) return { ok: false, reason: 'insufficient credit' };
+    const payment = manager.create(Payment, {
+      id: randomUUID(),
+      orderId: cmd.orderId,
+      customerId: customer.id,
+      amount: cmd.amount,
+      status: 'CHARGED',
+    });
+    await manager.insert(Payment, payment);
+    return { ok: true, payment };
+  }
+
+  /** Refunds the payment and restores the credit. Idempotent: a missing or refunded payment is left as is. */
+  async refund(manager: EntityManager, cmd: RefundPayment): Promise<PaymentRefunded> {
+    const payment = await manager.findOneBy(
+      Payment,
+      cmd.paymentId ? { id: cmd.paymentId } : { orderId: cmd.orderId },
+    );
+    if (!payment || payment.status !== 'CHARGED') return { refunded: false };
+    const updated = await manager.update(Payment, { id: payment.id, status: 'CHARGED' }, { status: 'REFUNDED' });
+    if (!updated.affected) return { refunded: false };
+    await manager.increment(Customer, { id: payment.customerId }, 'availableCredit', payment.amount);
+    return { refunded: true };
+  }
+
+  /** Creates the customers that do not exist yet, with their full credit available. */
+  async seedCustomers(manager: EntityManager, seeds: readonly CustomerSeed[]): Promise<void> {
+    const rows = seeds.map((s) => ({ id: s.id, creditLimit: s.creditLimit, availableCredit: s.creditLimit }));
+    await manager.createQueryBuilder().insert().into(Customer).values(rows).orIgnore().execute();
+  }
+}

@@ -1,0 +1,31 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { ScheduleShipment } from '../../shared/src/contracts/shipping.contracts';
+import { Shipment } from './shipment.entity';
+
+/** Countries we do not ship to (ISO 3166-1 alpha-2). */
+export const BLOCKED_COUNTRIES: ReadonlySet<string> = new Set(['KP', 'AQ']);
+
+export type ScheduleResult = { ok: true; shipment: Shipment } | { ok: false; reason: string };
+
+/** Shipments. Every method runs in the caller's transaction (the participant's inbox transaction). */
+@Injectable()
+export class ShippingService {
+  /** Schedules the order's shipment once: a repeated command returns the first shipment. */
+  async schedule(manager: EntityManager, cmd: ScheduleShipment): Promise<ScheduleResult> {
+    const country = cmd.country.toUpperCase();
+    if (BLOCKED_COUNTRIES.has(country)) return { ok: false, reason: `cannot ship to ${country}` };
+    const existing = await manager.findOneBy(Shipment, { orderId: cmd.orderId });
+    if (existing) return { ok: true, shipment: existing };
+    const shipment = manager.create(Shipment, {
+      id: randomUUID(),
+      orderId: cmd.orderId,
+      country,
+      address: cmd.address,
+      status: 'SCHEDULED',
+    });
+    await manager.insert(Shipment, shipment);
+    return { ok: true, shipment };
+  }
+}

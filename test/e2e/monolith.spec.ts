@@ -1,0 +1,101 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { OrderApi } from '../../apps/monolith/src/demo/order-api';
+import { mismatches } from '../../apps/monolith/src/demo/report';
+import { DEMO_SCENARIOS, type DemoOrder } from '../../apps/monolith/src/demo/scenarios';
+import { MonolithModule } from '../../apps/monolith/src/monolith.module';
+import { Customer } from '../../apps/payment/src/customer.entity';
+import { Payment } from '../../apps/payment/src/payment.entity';
+import { Shipment } from '../../apps/shipping/src/shipment.entity';
+
+/** The rows each scripted order must leave in the payment and shipping tables. */
+const EFFECTS: Record<string, { payment: string | null; shipment: string | null }> = {
+  alice: { payment: 'CHARGED', shipment: 'SCHEDULED' },
+  carol: { payment: null, shipment: null },
+  bob: { payment: 'REFUNDED', shipment: null },
+};
+
+const validOrder: DemoOrder = { customerId: 'alice', amount: 5, country: 'fr', address: '1 rue de Rivoli' };
+
+describe('monolith end to end (HTTP, in-process transport, in-memory SQLite)', () => {
+  let app: INestApplication;
+  let api: OrderApi;
+  let baseUrl: string;
+  let db: DataSource;
+
+  beforeAll(async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [MonolithModule.forRoot({ serviceName: 'shop', database: { kind: 'sqlite', file: ':memory:' } })],
+    }).compile();
+    app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+    await app.listen(0, '127.0.0.1');
+    baseUrl = await app.getUrl();
+    api = new OrderApi(baseUrl);
+    db = app.get(DataSource);
+  });
+  afterAll(() => app?.close());
+
+  const postOrders = (body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${baseUrl}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+
+  it.each(DEMO_SCENARIOS.map((s) => [s.label, s] as const))('%s', async (_label, scenario) => {
+    const { orderId, sagaId } = await api.placeOrder(scenario.order);
+    const saga = await api.waitForSaga(sagaId, 15_000);
+    const orderStatus = await api.orderStatus(orderId);
+    expect(mismatches({ scenario, orderId, sagaId, saga, orderStatus })).toEqual([]);
+
+    const effects = EFFECTS[scenario.order.customerId];
+    const payment = await db.manager.findOneBy(Payment, { orderId });
+    const shipment = await db.manager.findOneBy(Shipment, { orderId });
+    expect(payment?.status ?? null).toBe(effects.payment);
+    expect(shipment?.status ?? null).toBe(effects.shipment);
+  });
+
+  it('leaves the credits as the three orders imply (bob refunded, carol never charged)', async () => {
+    const credits = Object.fromEntries(
+      (await db.manager.find(Customer)).map((c) => [c.id, c.availableCredit] as const),
+    );
+    expect(credits).toEqual({ alice: 900, bob: 1000, carol: 10 });
+  });
+
+  it('answers 400 with the invalid fields on a bad body', async () => {
+    const res = await postOrders({ customerId: '', amount: -3, country: 'XX', extra: true });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { fields: { property: string; constraints: string[] }[] };
+    expect(body.fields.map((f) => f.property).sort()).toEqual(['address', 'amount', 'country', 'customerId', 'extra']);
+    expect(body.fields.every((f) => f.constraints.length > 0)).toBe(true);
+  });
+
+  it('answers 404 for an unknown order or saga', async () => {
+    expect((await fetch(`${baseUrl}/orders/${randomUUID()}`)).status).toBe(404);
+    expect((await fetch(`${baseUrl}/orders/not-an-id`)).status).toBe(404);
+    expect((await fetch(`${baseUrl}/sagas/${randomUUID()}`)).status).toBe(404);
+  });
+
+  it('creates the order with the saga, upper-casing the country', async () => {
+    const { orderId, sagaId } = await api.placeOrder(validOrder);
+    const res = await fetch(`${baseUrl}/orders/${orderId}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: orderId, sagaId, customerId: 'alice', amount: 5, country: 'FR' });
+    await api.waitForSaga(sagaId);
+  });
+
+  it('honours Idempotency-Key: a repeated request returns the first order and saga', async () => {
+    const key = `order-${randomUUID()}`;
+    const first = await api.placeOrder(validOrder, key);
+    const again = await api.placeOrder({ ...validOrder, amount: 7 }, key);
+    expect(again).toEqual(first);
+    await api.waitForSaga(first.sagaId);
+    expect(await db.manager.countBy(Payment, { orderId: first.orderId })).toBe(1);
+  });
+
+  it('answers /health', async () => {
+    expect((await fetch(`${baseUrl}/health`)).status).toBe(200);
+  });
+});

@@ -1,0 +1,216 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { StepLogEntry } from '../../libs/saga/src/engine/saga-state';
+import {
+  isUniqueViolation,
+  SagaTransactions,
+  TypeOrmSagaStore,
+} from '../../libs/saga/src/persistence/typeorm';
+import { testDatabases } from './databases';
+import { instance } from './fixtures';
+
+describe.each(testDatabases('saga_store'))('TypeOrmSagaStore on $name', (db) => {
+  let dataSource: DataSource;
+  let transactions: SagaTransactions;
+  let store: TypeOrmSagaStore;
+  let manager: EntityManager;
+
+  beforeEach(async () => {
+    dataSource = await db.open();
+    transactions = new SagaTransactions(dataSource);
+    store = new TypeOrmSagaStore(dataSource, transactions);
+    manager = dataSource.manager;
+  });
+
+  afterEach(() => dataSource.destroy());
+
+  describe('instances', () => {
+    it('inserts and finds an instance as it was written, times as numbers', async () => {
+      const record = instance(
+        { wakeAt: 1_700_000_005_000, deadlineAt: 1_700_000_900_000, awaiting: true },
+        { idempotencyKey: 'order-1' },
+      );
+      await store.insertInstance(manager, record);
+
+      const found = await store.findInstance(manager, record.id);
+      expect(found).toEqual(record);
+      expect(typeof found!.createdAt).toBe('number');
+      expect(typeof found!.state.wakeAt).toBe('number');
+      expect(await store.findInstance(manager, 'no-such-saga')).toBeNull();
+    });
+
+    it('updates only from the expected version: the second writer with a stale version gets false', async () => {
+      const record = instance();
+      await store.insertInstance(manager, record);
+
+      const first = {
+        ...record,
+        version: 2,
+        data: { ...record.data, paymentId: 'p-1' },
+        state: { ...record.state, stepIndex: 1, lastError: { message: 'x', name: 'Error', transient: true } },
+      };
+      const second = { ...record, version: 2, state: { ...record.state, status: 'COMPENSATING' as const } };
+      expect(await store.updateInstance(manager, first)).toBe(true);
+      expect(await store.updateInstance(manager, second)).toBe(false);
+      expect(await store.findInstance(manager, record.id)).toEqual(first);
+
+      expect(
+        await store.updateInstance(manager, { ...first, version: 3, updatedAt: first.updatedAt + 1 }),
+      ).toBe(true);
+      expect((await store.findInstance(manager, record.id))!.version).toBe(3);
+    });
+
+    it('finds an instance by idempotency key, and refuses a second instance with the same key', async () => {
+      const record = instance({}, { idempotencyKey: 'order-7' });
+      await store.insertInstance(manager, record);
+      await store.insertInstance(manager, instance()); // null keys do not collide
+      await store.insertInstance(manager, instance());
+
+      expect((await store.findInstanceByIdempotencyKey(manager, 'order-7'))!.id).toBe(record.id);
+      expect(await store.findInstanceByIdempotencyKey(manager, 'order-8')).toBeNull();
+
+      const error: unknown = await store
+        .insertInstance(manager, instance({}, { idempotencyKey: 'order-7' }))
+        .catch((e: unknown) => e);
+      expect(isUniqueViolation(error)).toBe(true);
+      expect(isUniqueViolation(new Error('nope'))).toBe(false);
+    });
+
+    it('finds due sagas by the earlier of wake-up and deadline, never terminal ones', async () => {
+      const now = 1_700_000_010_000;
+      const dueByWake = instance({ wakeAt: now - 5 });
+      const dueByDeadline = instance({ wakeAt: now + 60_000, deadlineAt: now - 1 });
+      const dueExactlyNow = instance({ status: 'COMPENSATING', phase: 'compensate', wakeAt: now });
+      const notYet = instance({ wakeAt: now + 1, deadlineAt: now + 10 });
+      const noTimer = instance();
+      const finished = instance({ status: 'COMPLETED', wakeAt: now - 100, deadlineAt: now - 100 });
+      const failed = instance({ status: 'COMPENSATION_FAILED', wakeAt: now - 100 });
+      for (const r of [dueByWake, dueByDeadline, dueExactlyNow, notYet, noTimer, finished, failed]) {
+        await store.insertInstance(manager, r);
+      }
+
+      expect(await store.findDue(manager, now, 10)).toEqual([
+        dueByWake.id,
+        dueByDeadline.id,
+        dueExactlyNow.id,
+      ]);
+      expect(await store.findDue(manager, now, 1)).toEqual([dueByWake.id]);
+
+      // Finishing a saga takes it off the sweep even if its timers stay set.
+      const done = { ...dueByWake, version: 2, state: { ...dueByWake.state, status: 'COMPLETED' as const } };
+      expect(await store.updateInstance(manager, done)).toBe(true);
+      expect(await store.findDue(manager, now, 10)).toEqual([dueByDeadline.id, dueExactlyNow.id]);
+    });
+
+    it('lists by status, type and age, most recently updated first', async () => {
+      const old = instance({}, { updatedAt: 1000 });
+      const recent = instance({}, { updatedAt: 3000 });
+      const otherType = instance({}, { type: 'refund', updatedAt: 2000 });
+      const done = instance({ status: 'COMPLETED' }, { updatedAt: 4000 });
+      for (const r of [old, recent, otherType, done]) await store.insertInstance(manager, r);
+
+      const ids = (rs: { id: string }[]) => rs.map((r) => r.id);
+      expect(ids(await store.list(manager, {}))).toEqual([done.id, recent.id, otherType.id, old.id]);
+      expect(ids(await store.list(manager, { status: ['RUNNING'] }))).toEqual([
+        recent.id,
+        otherType.id,
+        old.id,
+      ]);
+      expect(ids(await store.list(manager, { status: ['RUNNING'], type: 'place-order' }))).toEqual([
+        recent.id,
+        old.id,
+      ]);
+      expect(ids(await store.list(manager, { updatedBefore: 3000 }))).toEqual([otherType.id, old.id]);
+      expect(ids(await store.list(manager, { limit: 2 }))).toEqual([done.id, recent.id]);
+      expect((await store.list(manager, { type: 'refund' }))[0]).toEqual(otherType);
+    });
+  });
+
+  describe('step log', () => {
+    const entries: StepLogEntry[] = [
+      { step: 'create', phase: 'invoke', attempt: 1, outcome: 'succeeded', at: 10 },
+      { step: 'charge', phase: 'invoke', attempt: 1, outcome: 'sent', detail: { timeoutAt: 99 }, at: 11 },
+      {
+        step: 'charge',
+        phase: 'reply',
+        attempt: 1,
+        outcome: 'failed',
+        detail: { message: 'declined' },
+        at: 12,
+      },
+    ];
+
+    it('appends entries in one call and returns the history in write order', async () => {
+      const record = instance();
+      await store.insertInstance(manager, record);
+      await store.appendLog(manager, record.id, entries);
+      await store.appendLog(manager, record.id, [
+        { step: 'create', phase: 'compensate', attempt: 1, outcome: 'succeeded', at: 5 },
+      ]);
+      await store.appendLog(manager, instance().id, entries); // another saga's history
+
+      const history = await store.history(manager, record.id);
+      expect(history).toEqual([
+        ...entries.map((e) => ({ sagaId: record.id, detail: null, ...e })),
+        {
+          sagaId: record.id,
+          step: 'create',
+          phase: 'compensate',
+          attempt: 1,
+          outcome: 'succeeded',
+          detail: null,
+          at: 5,
+        },
+      ]);
+    });
+
+    it('rejects a replayed entry (same saga, step, phase and attempt) and keeps nothing of that batch', async () => {
+      const record = instance();
+      await store.appendLog(manager, record.id, entries);
+
+      const replay = transactions.run((m) =>
+        store.appendLog(m, record.id, [
+          { step: 'approve', phase: 'invoke', attempt: 1, outcome: 'sent', at: 20 },
+          { ...entries[1], at: 21 },
+        ]),
+      );
+      const error: unknown = await replay.catch((e: unknown) => e);
+      expect(isUniqueViolation(error)).toBe(true);
+      expect(await store.history(manager, record.id)).toHaveLength(3);
+    });
+  });
+
+  describe('inbox', () => {
+    it('records message ids per consumer and returns those already recorded', async () => {
+      expect(await store.recordInbox(manager, 'payment', ['m1', 'm2'])).toEqual(new Set());
+      expect(await store.recordInbox(manager, 'payment', ['m2', 'm3', 'm1'])).toEqual(new Set(['m1', 'm2']));
+      expect(await store.recordInbox(manager, 'shipping', ['m1'])).toEqual(new Set());
+      expect(await store.recordInbox(manager, 'payment', [])).toEqual(new Set());
+    });
+
+    it('reports a duplicate inside a transaction without aborting it (PostgreSQL aborts on a failed statement)', async () => {
+      await store.recordInbox(manager, 'payment', ['m1']);
+
+      const result = await transactions.run(async (m) => {
+        const duplicates = await store.recordInbox(m, 'payment', ['m1', 'm2']);
+        // The transaction is still usable: these writes commit.
+        await store.insertInstance(m, instance({}, { id: '00000000-0000-4000-8000-000000000001' }));
+        await store.insertOutbox(m, [{ messageId: 'reply-m2', body: '{}' }]);
+        return duplicates;
+      });
+
+      expect(result).toEqual(new Set(['m1']));
+      expect(await store.findInstance(manager, '00000000-0000-4000-8000-000000000001')).not.toBeNull();
+      expect(await store.recordInbox(manager, 'payment', ['m2'])).toEqual(new Set(['m2']));
+    });
+
+    it('forgets the ids when the transaction rolls back', async () => {
+      await expect(
+        transactions.run(async (m) => {
+          await store.recordInbox(m, 'payment', ['m9']);
+          throw new Error('handler failed');
+        }),
+      ).rejects.toThrow('handler failed');
+      expect(await store.recordInbox(manager, 'payment', ['m9'])).toEqual(new Set());
+    });
+  });
+});

@@ -1,0 +1,234 @@
+import { Test } from '@nestjs/testing';
+import type { TestingModule } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import {
+  IdempotencyKeyConflictError,
+  InProcessTransport,
+  SagaDefinitionError,
+  SagaManager,
+  SagaModule,
+  SagaOrchestration,
+  SagaTimeoutError,
+  SagaValidationError,
+  Step,
+  sagaEntities,
+  sagaMigrations,
+} from 'nestjs-saga';
+import type { SagaView } from 'nestjs-saga';
+import { dataSourceOptions } from '../support/databases';
+import type { DbKind } from '../support/databases';
+import {
+  BankParticipant,
+  CreateTestLedger1760000000001,
+  Flakiness,
+  LedgerRow,
+  NotifierParticipant,
+  TransferData,
+  TransferSaga,
+} from './transfer-saga.fixture';
+
+@SagaOrchestration({ name: 'other' })
+class OtherSaga {
+  @Step(1)
+  only(): void {}
+}
+
+const timeline = (view: SagaView<object>) => view.history.map((h) => `${h.step}/${h.phase}/${h.attempt}/${h.outcome}`);
+
+describe.each<DbKind>(['sqlite', 'postgres'])('saga runtime, in-process transport, on %s', (kind) => {
+  let moduleRef: TestingModule;
+  let sagas: SagaManager;
+  let transport: InProcessTransport;
+  let flaky: Flakiness;
+  let dbOptions: Awaited<ReturnType<typeof dataSourceOptions>>;
+
+  beforeAll(async () => {
+    dbOptions = await dataSourceOptions(kind, 'saga_runtime_test');
+  });
+
+  async function boot(options: { consume?: boolean } = {}): Promise<void> {
+    transport = new InProcessTransport({ retryDelayMs: 10 });
+    moduleRef = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot({
+          ...dbOptions,
+          entities: [...sagaEntities, LedgerRow],
+          migrations: [...sagaMigrations, CreateTestLedger1760000000001],
+          migrationsRun: true,
+        }),
+        SagaModule.forRoot({ service: 'bank-app', transport, timerIntervalMs: 20, consume: options.consume }),
+      ],
+      providers: [TransferSaga, OtherSaga, BankParticipant, NotifierParticipant, Flakiness],
+    }).compile();
+    await moduleRef.init();
+    sagas = moduleRef.get(SagaManager);
+    flaky = moduleRef.get(Flakiness);
+  }
+
+  afterEach(async () => {
+    await moduleRef?.close();
+  });
+
+  const ledger = async (sagaId: string) =>
+    (await moduleRef.get(DataSource).getRepository(LedgerRow).findBy({ sagaId })).map((r) => r.kind).sort();
+
+  const transfer = (over: Partial<TransferData> = {}): TransferData => ({
+    account: 'acc-1',
+    amount: 50,
+    country: 'FR',
+    ...over,
+  });
+
+  it('completes the happy path and records every transition in order', async () => {
+    await boot();
+    const id = await sagas.start(TransferSaga, transfer());
+    const view = await sagas.waitFor<TransferData>(id, { timeoutMs: 10_000 });
+    expect(view.status).toBe('COMPLETED');
+    expect(view.data.debitId).toBe(`debit-${id}`);
+    expect(timeline(view)).toEqual([
+      'reserve/invoke/1/succeeded',
+      'debit/invoke/1/sent',
+      'debit/reply/1/succeeded',
+      'notify/invoke/1/sent',
+      'notify/reply/1/succeeded',
+      'finish/invoke/1/succeeded',
+    ]);
+    expect(await ledger(id)).toEqual(['debited', 'finished', 'notified', 'reserved']);
+  });
+
+  it('compensates the completed steps when a participant declines (business failure, no retry)', async () => {
+    await boot();
+    const id = await sagas.start(TransferSaga, transfer({ amount: 500 }));
+    const view = await sagas.waitFor(id, { timeoutMs: 10_000 });
+    expect(view.status).toBe('COMPENSATED');
+    expect(view.lastError).toMatchObject({ name: 'StepFailure', message: 'insufficient funds', transient: false });
+    expect(timeline(view)).toEqual([
+      'reserve/invoke/1/succeeded',
+      'debit/invoke/1/sent',
+      'debit/reply/1/failed',
+      'reserve/compensate/1/succeeded',
+    ]);
+    expect(await ledger(id)).toEqual(['released', 'reserved']);
+  });
+
+  it('compensates in reverse order when the pivot fails, and undoes the failing handler’s own writes', async () => {
+    await boot();
+    const id = await sagas.start(TransferSaga, transfer({ country: 'XX' }));
+    const view = await sagas.waitFor(id, { timeoutMs: 10_000 });
+    expect(view.status).toBe('COMPENSATED');
+    expect(timeline(view)).toEqual([
+      'reserve/invoke/1/succeeded',
+      'debit/invoke/1/sent',
+      'debit/reply/1/succeeded',
+      'notify/invoke/1/sent',
+      'notify/reply/1/failed',
+      'debit/compensate/1/sent',
+      'debit/compensate-reply/1/succeeded',
+      'reserve/compensate/1/succeeded',
+    ]);
+    expect(await ledger(id)).toEqual(['credited', 'debited', 'released', 'reserved']);
+  });
+
+  it('retries a transient participant failure with backoff, then goes on', async () => {
+    await boot();
+    flaky.debitFailures = 2;
+    const id = await sagas.start(TransferSaga, transfer());
+    const view = await sagas.waitFor(id, { timeoutMs: 10_000 });
+    expect(view.status).toBe('COMPLETED');
+    expect(flaky.debitCalls).toBe(3);
+    expect(timeline(view).filter((t) => t.startsWith('debit/'))).toEqual([
+      'debit/invoke/1/sent',
+      'debit/reply/1/failed',
+      'debit/invoke/2/sent',
+      'debit/reply/2/failed',
+      'debit/invoke/3/sent',
+      'debit/reply/3/succeeded',
+    ]);
+    expect(await ledger(id)).toEqual(['debited', 'finished', 'notified', 'reserved']);
+  });
+
+  it('retries a local step that throws a transient error, rolling back its writes each time', async () => {
+    await boot();
+    const id = await sagas.start(TransferSaga, transfer({ reserveFailures: 1 }));
+    const view = await sagas.waitFor(id, { timeoutMs: 10_000 });
+    expect(view.status).toBe('COMPLETED');
+    expect(timeline(view).slice(0, 2)).toEqual(['reserve/invoke/1/failed', 'reserve/invoke/2/succeeded']);
+    expect((await ledger(id)).filter((k) => k === 'reserved')).toHaveLength(1);
+  });
+
+  it('rejects invalid start data with the fields at fault and persists nothing', async () => {
+    await boot();
+    const error = await sagas
+      .start(TransferSaga, { account: '', amount: -3, country: 'FR' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SagaValidationError);
+    expect((error as SagaValidationError).fields.map((f) => f.property).sort()).toEqual(['account', 'amount']);
+    expect((await sagas.list()).filter((v) => v.data.amount === -3)).toEqual([]);
+  });
+
+  it('is idempotent by key, and refuses a key reused for another saga type', async () => {
+    await boot();
+    const key = `order-${randomUUID()}`;
+    const first = await sagas.start(TransferSaga, transfer(), { idempotencyKey: key });
+    const second = await sagas.start(TransferSaga, transfer({ amount: 99 }), { idempotencyKey: key });
+    expect(second).toBe(first);
+    await expect(sagas.start(OtherSaga, {}, { idempotencyKey: key })).rejects.toBeInstanceOf(
+      IdempotencyKeyConflictError,
+    );
+    expect((await sagas.find<TransferData>(first))!.data.amount).toBe(50);
+  });
+
+  it('runs a redelivered or duplicated command (same messageId) only once', async () => {
+    await boot();
+    const id = await sagas.start(TransferSaga, transfer());
+    expect((await sagas.waitFor(id, { timeoutMs: 10_000 })).status).toBe('COMPLETED');
+    const rows = ((await moduleRef.get(DataSource).query(`SELECT body FROM saga_outbox`)) as { body: string }[]).filter(
+      (r) => r.body.includes(`"kind":"command","type":"Debit","sagaId":"${id}"`),
+    );
+    expect(rows).toHaveLength(1);
+    const message = JSON.parse(rows[0].body) as Parameters<InProcessTransport['publish']>[0][0]['message'];
+    expect(message).toMatchObject({ kind: 'command', type: 'Debit', sagaId: id });
+    await transport.publish([
+      { message, body: rows[0].body },
+      { message, body: rows[0].body },
+    ]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(flaky.debitCalls).toBe(1);
+    expect((await ledger(id)).filter((k) => k === 'debited')).toHaveLength(1);
+    expect(transport.deadLetters).toEqual([]);
+  });
+
+  it('waitFor times out with the current status when nothing consumes', async () => {
+    await boot({ consume: false });
+    const id = await sagas.start(TransferSaga, transfer());
+    const error = await sagas.waitFor(id, { timeoutMs: 150 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SagaTimeoutError);
+    expect((error as Error).message).toContain('RUNNING');
+  });
+});
+
+describe('boot validation', () => {
+  it('fails boot when a saga sends a command nobody handles in this process', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRoot({
+          type: 'better-sqlite3',
+          database: ':memory:',
+          entities: [...sagaEntities],
+          migrations: [...sagaMigrations],
+          migrationsRun: true,
+        }),
+        SagaModule.forRoot({ service: 'x' }),
+      ],
+      providers: [TransferSaga],
+    }).compile();
+    const error = await moduleRef.init().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SagaDefinitionError);
+    expect((error as Error).message).toContain(
+      "TransferSaga.debit sends 'Debit' to participant 'bank', but no provider handles it",
+    );
+    await moduleRef.close().catch(() => undefined);
+  });
+});

@@ -1,0 +1,130 @@
+import { Column, Entity, PrimaryGeneratedColumn, Table } from 'typeorm';
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { IsInt, IsString, Length, Min } from 'class-validator';
+import {
+  Compensation,
+  HandleCommand,
+  OnReply,
+  SagaOrchestration,
+  SagaParticipant,
+  Step,
+  StepFailure,
+} from 'nestjs-saga';
+import type { CommandContext, SagaContext } from 'nestjs-saga';
+
+/** One row per business effect, so tests can count effects. */
+@Entity('test_ledger')
+export class LedgerRow {
+  @PrimaryGeneratedColumn()
+  id: number;
+  @Column()
+  sagaId: string;
+  @Column()
+  kind: string;
+}
+
+export class CreateTestLedger1760000000001 implements MigrationInterface {
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.createTable(
+      new Table({
+        name: 'test_ledger',
+        columns: [
+          { name: 'id', type: 'integer', isPrimary: true, isGenerated: true, generationStrategy: 'increment' },
+          { name: 'sagaId', type: 'varchar', length: '36' },
+          { name: 'kind', type: 'varchar', length: '32' },
+        ],
+      }),
+    );
+  }
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.dropTable('test_ledger');
+  }
+}
+
+export class TransferData {
+  @IsString()
+  @Length(1, 20)
+  account: string;
+  @IsInt()
+  @Min(1)
+  amount: number;
+  @IsString()
+  country: string;
+  debitId?: string;
+  /** Test knob: the local `reserve` step throws a transient error this many times first. */
+  reserveFailures?: number;
+}
+
+/** Knobs shared by the fixture's participants within one test module. */
+export class Flakiness {
+  debitFailures = 0;
+  debitCalls = 0;
+}
+
+@SagaOrchestration({ name: 'transfer', data: TransferData })
+export class TransferSaga {
+  @Step(1)
+  async reserve(ctx: SagaContext<TransferData>): Promise<void> {
+    await ctx.manager.insert(LedgerRow, { sagaId: ctx.sagaId, kind: 'reserved' });
+    if ((ctx.data.reserveFailures ?? 0) >= ctx.attempt) throw new Error('database hiccup');
+  }
+  @Compensation('reserve')
+  async release(ctx: SagaContext<TransferData>): Promise<void> {
+    await ctx.manager.insert(LedgerRow, { sagaId: ctx.sagaId, kind: 'released' });
+  }
+
+  @Step(2, { participant: 'bank', command: 'Debit' })
+  debit(ctx: SagaContext<TransferData>) {
+    return { account: ctx.data.account, amount: ctx.data.amount };
+  }
+  @OnReply('debit')
+  debited(ctx: SagaContext<TransferData>, reply: { debitId: string }): void {
+    ctx.data.debitId = reply.debitId;
+  }
+  @Compensation('debit', { command: 'Credit' })
+  credit(ctx: SagaContext<TransferData>) {
+    return { debitId: ctx.data.debitId };
+  }
+
+  @Step(3, { participant: 'notifier', command: 'Notify', pivot: true })
+  notify(ctx: SagaContext<TransferData>) {
+    return { country: ctx.data.country };
+  }
+
+  @Step(4)
+  async finish(ctx: SagaContext<TransferData>): Promise<void> {
+    await ctx.manager.insert(LedgerRow, { sagaId: ctx.sagaId, kind: 'finished' });
+  }
+}
+
+@SagaParticipant('bank')
+export class BankParticipant {
+  constructor(private readonly flaky: Flakiness) {}
+
+  @HandleCommand('Debit')
+  async debit(cmd: { account: string; amount: number }, ctx: CommandContext) {
+    this.flaky.debitCalls++;
+    if (this.flaky.debitFailures > 0) {
+      this.flaky.debitFailures--;
+      throw new Error('bank is briefly unavailable');
+    }
+    if (cmd.amount > 100) return new StepFailure('insufficient funds');
+    await ctx.manager.insert(LedgerRow, { sagaId: ctx.sagaId, kind: 'debited' });
+    return { debitId: `debit-${ctx.sagaId}` };
+  }
+
+  @HandleCommand('Credit')
+  async credit(_cmd: { debitId: string }, ctx: CommandContext): Promise<void> {
+    await ctx.manager.insert(LedgerRow, { sagaId: ctx.sagaId, kind: 'credited' });
+  }
+}
+
+@SagaParticipant('notifier')
+export class NotifierParticipant {
+  @HandleCommand('Notify')
+  async notify(cmd: { country: string }, ctx: CommandContext): Promise<void> {
+    // Writes first, then fails: the savepoint must undo the write.
+    await ctx.manager.insert(LedgerRow, { sagaId: ctx.sagaId, kind: 'notified' });
+    if (cmd.country === 'XX') throw new StepFailure(`cannot notify ${cmd.country}`);
+  }
+}
