@@ -1,14 +1,7 @@
 export { SagaModule } from './saga.module';
 export type { SagaModuleOptions } from './saga-module.options';
 export type { SagaModuleExtras } from './saga-module.definition';
-export {
-  SagaOrchestration,
-  Step,
-  Compensation,
-  OnReply,
-  SagaParticipant,
-  HandleCommand,
-} from './decorators';
+export { SagaOrchestration, Step, Compensation, OnReply, SagaParticipant, HandleCommand } from './decorators';
 export type {
   BusinessErrors,
   CompensationOptions,
@@ -23,9 +16,20 @@ export type { SagaView, SagaHistoryEntry } from './runtime/saga-view';
 export type { SagaQuery } from './persistence/saga-store';
 export type { SagaStatus } from './engine/saga-state';
 export type { RetryPolicy } from './definition/saga-definition';
-export { DEFAULT_STEP_RETRY, DEFAULT_COMPENSATION_RETRY, DEFAULT_AFTER_PIVOT_RETRY } from './definition/defaults';
-export { sagaEntities, sagaMigrations } from './persistence/typeorm';
+export {
+  DEFAULT_STEP_RETRY,
+  DEFAULT_COMPENSATION_RETRY,
+  DEFAULT_AFTER_PIVOT_RETRY,
+} from './definition/defaults';
+export { sagaEntities, sagaEntitiesFor, sagaMigrations } from './persistence/typeorm';
 export { InProcessTransport } from './transport/in-process/in-process.transport';
-export type { SagaTransport, OutgoingMessage, IncomingMessage, Disposition, BatchHandler, ConsumerSpec } from './transport/transport';
+export type {
+  SagaTransport,
+  OutgoingMessage,
+  IncomingMessage,
+  Disposition,
+  BatchHandler,
+  ConsumerSpec,
+} from './transport/transport';
 export type { SagaMessage, FailureInfo } from './transport/message';
 export * from './errors';

@@ -1,21 +1,9 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { SagaState, SagaStatus, StepLogEntry } from '../../engine/saga-state';
+import type { StepLogEntry } from '../../engine/saga-state';
 import { TERMINAL_STATUSES } from '../../engine/saga-state';
-import type { FailureInfo, StepPhase } from '../../transport/message';
 import type { OutboxRecord, SagaInstanceRecord, SagaQuery, SagaStore, StepLogRecord } from '../saga-store';
-import {
-  bool,
-  chunks,
-  execute,
-  json,
-  list,
-  num,
-  numOrNull,
-  SagaSql,
-  str,
-  values,
-  type Row,
-} from './saga-sql';
+import { INSTANCE_COLUMNS, instanceValues, toInstance } from './instance-rows';
+import { chunks, execute, json, list, num, SagaSql, str, values } from './saga-sql';
 import { SagaTransactions } from './transactions';
 import { TypeOrmOutbox } from './typeorm-outbox';
 
@@ -24,16 +12,15 @@ export interface TypeOrmSagaStoreOptions {
   purgeBatchSize?: number;
 }
 
-const INSERT_COLUMNS =
-  'id, type, definition_version, status, current_step, step_index, phase, attempt, awaiting, wake_at, ' +
-  'deadline_at, due_at, data, last_error, version, idempotency_key, created_at, updated_at';
-const INSERT_INSTANCE = `INSERT INTO {instance} (${INSERT_COLUMNS}) VALUES (${list(18)})`;
+const INSERT_INSTANCE =
+  `INSERT INTO {instance} (id, type, ${INSTANCE_COLUMNS.join(', ')}, idempotency_key, created_at) ` +
+  `VALUES (${list(INSTANCE_COLUMNS.length + 4)})`;
 const UPDATE_INSTANCE =
-  'UPDATE {instance} SET definition_version = ?, status = ?, current_step = ?, step_index = ?, phase = ?, ' +
-  'attempt = ?, awaiting = ?, wake_at = ?, deadline_at = ?, due_at = ?, data = ?, last_error = ?, version = ?, ' +
-  'updated_at = ? WHERE id = ? AND version = ?';
+  `UPDATE {instance} SET ${INSTANCE_COLUMNS.map((c) => `${c} = ?`).join(', ')} ` +
+  'WHERE id = ? AND version = ?';
 const LOG_COLUMNS = 'saga_id, step, phase, attempt, outcome, detail, at';
-const LOG_CHUNK = 500;
+/** Rows per multi-row statement: far below every driver's limit on bound parameters. */
+const CHUNK = 500;
 
 /**
  * `SagaStore` over the application's TypeORM DataSource: PostgreSQL, MySQL/MariaDB or SQLite (better-sqlite3).
@@ -64,26 +51,12 @@ export class TypeOrmSagaStore implements SagaStore {
   }
 
   async insertInstance(manager: EntityManager, record: SagaInstanceRecord): Promise<void> {
-    const { state } = record;
     await execute(manager, this.sql.compile(INSERT_INSTANCE), [
       record.id,
       record.type,
-      record.definitionVersion,
-      state.status,
-      record.currentStep,
-      state.stepIndex,
-      state.phase,
-      state.attempt,
-      state.awaiting,
-      state.wakeAt,
-      state.deadlineAt,
-      dueAt(state),
-      JSON.stringify(record.data),
-      state.lastError ? JSON.stringify(state.lastError) : null,
-      record.version,
+      ...instanceValues(record),
       record.idempotencyKey,
       record.createdAt,
-      record.updatedAt,
     ]);
   }
 
@@ -102,30 +75,13 @@ export class TypeOrmSagaStore implements SagaStore {
   }
 
   async updateInstance(manager: EntityManager, record: SagaInstanceRecord): Promise<boolean> {
-    const { state } = record;
-    const { affected } = await execute(manager, this.sql.compile(UPDATE_INSTANCE), [
-      record.definitionVersion,
-      state.status,
-      record.currentStep,
-      state.stepIndex,
-      state.phase,
-      state.attempt,
-      state.awaiting,
-      state.wakeAt,
-      state.deadlineAt,
-      dueAt(state),
-      JSON.stringify(record.data),
-      state.lastError ? JSON.stringify(state.lastError) : null,
-      record.version,
-      record.updatedAt,
-      record.id,
-      record.version - 1,
-    ]);
+    const params = [...instanceValues(record), record.id, record.version - 1];
+    const { affected } = await execute(manager, this.sql.compile(UPDATE_INSTANCE), params);
     return affected === 1;
   }
 
   async appendLog(manager: EntityManager, sagaId: string, entries: StepLogEntry[]): Promise<void> {
-    for (const chunk of chunks(entries, LOG_CHUNK)) {
+    for (const chunk of chunks(entries, CHUNK)) {
       const sql = `INSERT INTO {stepLog} (${LOG_COLUMNS}) VALUES ${values(chunk.length, 7)}`;
       const params = chunk.flatMap((e) => [
         sagaId,
@@ -194,7 +150,7 @@ export class TypeOrmSagaStore implements SagaStore {
     const ids = [...new Set(messageIds)];
     const processedAt = Date.now();
     const recorded = new Set<string>();
-    for (const chunk of chunks(ids, LOG_CHUNK)) {
+    for (const chunk of chunks(ids, CHUNK)) {
       let fresh = chunk;
       if (this.sql.family === 'mysql') {
         const select = `SELECT message_id FROM {inbox} WHERE consumer = ? AND message_id IN (${list(chunk.length)})`;
@@ -306,36 +262,4 @@ export class TypeOrmSagaStore implements SagaStore {
     );
     return { matched: rows.length, deleted: log.affected + instances.affected };
   }
-}
-
-/** When the timer sweep must look at the saga again: the earlier of its wake-up and its deadline, while it runs. */
-export function dueAt(state: SagaState): number | null {
-  if (state.status !== 'RUNNING' && state.status !== 'COMPENSATING') return null;
-  const times = [state.wakeAt, state.deadlineAt].filter((t): t is number => t !== null);
-  return times.length > 0 ? Math.min(...times) : null;
-}
-
-function toInstance(row: Row): SagaInstanceRecord {
-  return {
-    id: str(row.id),
-    type: str(row.type),
-    definitionVersion: num(row.definition_version),
-    state: {
-      status: str(row.status) as SagaStatus,
-      stepIndex: num(row.step_index),
-      phase: str(row.phase) as StepPhase,
-      attempt: num(row.attempt),
-      awaiting: bool(row.awaiting),
-      wakeAt: numOrNull(row.wake_at),
-      deadlineAt: numOrNull(row.deadline_at),
-      lastError: json<FailureInfo>(row.last_error),
-    },
-    currentStep: str(row.current_step),
-    data: json<Record<string, unknown>>(row.data) ?? {},
-    version: num(row.version),
-    idempotencyKey:
-      row.idempotency_key === null || row.idempotency_key === undefined ? null : str(row.idempotency_key),
-    createdAt: num(row.created_at),
-    updatedAt: num(row.updated_at),
-  };
 }

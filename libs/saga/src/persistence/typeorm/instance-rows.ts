@@ -1,0 +1,75 @@
+import type { SagaState, SagaStatus } from '../../engine/saga-state';
+import type { FailureInfo, StepPhase } from '../../transport/message';
+import type { SagaInstanceRecord } from '../saga-store';
+import { bool, json, num, numOrNull, str, type Row } from './saga-sql';
+
+/** The `saga_instance` columns an update writes (all but id, type, idempotency_key and created_at). */
+export const INSTANCE_COLUMNS = [
+  'definition_version',
+  'status',
+  'current_step',
+  'step_index',
+  'phase',
+  'attempt',
+  'awaiting',
+  'wake_at',
+  'deadline_at',
+  'due_at',
+  'data',
+  'last_error',
+  'version',
+  'updated_at',
+] as const;
+
+/** The values of `INSTANCE_COLUMNS`, in that order. */
+export function instanceValues(record: SagaInstanceRecord): unknown[] {
+  const { state } = record;
+  return [
+    record.definitionVersion,
+    state.status,
+    record.currentStep,
+    state.stepIndex,
+    state.phase,
+    state.attempt,
+    state.awaiting,
+    state.wakeAt,
+    state.deadlineAt,
+    dueAt(state),
+    JSON.stringify(record.data),
+    state.lastError ? JSON.stringify(state.lastError) : null,
+    record.version,
+    record.updatedAt,
+  ];
+}
+
+/** When the timer sweep must look at the saga again: the earlier of its wake-up and its deadline, while it runs. */
+export function dueAt(state: SagaState): number | null {
+  if (state.status !== 'RUNNING' && state.status !== 'COMPENSATING') return null;
+  const times = [state.wakeAt, state.deadlineAt].filter((t): t is number => t !== null);
+  return times.length > 0 ? Math.min(...times) : null;
+}
+
+export function toInstance(row: Row): SagaInstanceRecord {
+  return {
+    id: str(row.id),
+    type: str(row.type),
+    definitionVersion: num(row.definition_version),
+    state: {
+      status: str(row.status) as SagaStatus,
+      stepIndex: num(row.step_index),
+      phase: str(row.phase) as StepPhase,
+      attempt: num(row.attempt),
+      awaiting: bool(row.awaiting),
+      wakeAt: numOrNull(row.wake_at),
+      deadlineAt: numOrNull(row.deadline_at),
+      lastError: json<FailureInfo>(row.last_error),
+    },
+    currentStep: str(row.current_step),
+    data: json<Record<string, unknown>>(row.data) ?? {},
+    version: num(row.version),
+    idempotencyKey:
+      row.idempotency_key === null || row.idempotency_key === undefined ? null : str(row.idempotency_key),
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}
