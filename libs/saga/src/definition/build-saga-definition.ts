@@ -35,14 +35,18 @@ export function isSagaClass(target: Type<unknown>): boolean {
 export function buildSagaDefinition(target: Type<unknown>): SagaDefinition {
   const cls = target.name;
   const options = Reflect.getMetadata(SAGA_METADATA, target) as SagaOrchestrationOptions | undefined;
-  if (!options) throw new SagaDefinitionError(`${cls} is not a saga: decorate it with @SagaOrchestration({ name }).`);
+  if (!options)
+    throw new SagaDefinitionError(`${cls} is not a saga: decorate it with @SagaOrchestration({ name }).`);
   const stepMeta = (Reflect.getMetadata(SAGA_STEPS_METADATA, target) as StepMetadata[] | undefined) ?? [];
-  const compMeta = (Reflect.getMetadata(SAGA_COMPENSATIONS_METADATA, target) as CompensationMetadata[] | undefined) ?? [];
-  const replyMeta = (Reflect.getMetadata(SAGA_REPLY_HANDLERS_METADATA, target) as ReplyHandlerMetadata[] | undefined) ?? [];
+  const compMeta =
+    (Reflect.getMetadata(SAGA_COMPENSATIONS_METADATA, target) as CompensationMetadata[] | undefined) ?? [];
+  const replyMeta =
+    (Reflect.getMetadata(SAGA_REPLY_HANDLERS_METADATA, target) as ReplyHandlerMetadata[] | undefined) ?? [];
   const problems: string[] = [];
 
   if (!options.name?.trim()) problems.push(`${cls}: @SagaOrchestration() needs a non-empty 'name'.`);
-  if (stepMeta.length === 0) problems.push(`${cls} declares no steps: decorate its step methods with @Step(order).`);
+  if (stepMeta.length === 0)
+    problems.push(`${cls} declares no steps: decorate its step methods with @Step(order).`);
 
   const sorted = [...stepMeta].sort((a, b) => a.order - b.order);
   for (let i = 1; i < sorted.length; i++) {
@@ -54,7 +58,8 @@ export function buildSagaDefinition(target: Type<unknown>): SagaDefinition {
     }
   }
   for (const name of new Set(stepMeta.map((s) => s.method))) {
-    if (stepMetaCount(stepMeta, name) > 1) problems.push(`${cls}.${name} has @Step() more than once: keep one.`);
+    if (stepMetaCount(stepMeta, name) > 1)
+      problems.push(`${cls}.${name} has @Step() more than once: keep one.`);
   }
   for (const s of sorted) {
     if (!Number.isFinite(s.order)) problems.push(`${cls}.${s.method}: @Step(order) needs a finite number.`);
@@ -64,7 +69,9 @@ export function buildSagaDefinition(target: Type<unknown>): SagaDefinition {
   }
   const pivots = sorted.filter((s) => s.options.pivot);
   if (pivots.length > 1) {
-    problems.push(`${cls} marks ${pivots.map((p) => p.method).join(' and ')} as pivot: a saga has one pivot step.`);
+    problems.push(
+      `${cls} marks ${pivots.map((p) => p.method).join(' and ')} as pivot: a saga has one pivot step.`,
+    );
   }
   const pivotIndex = pivots.length === 1 ? sorted.indexOf(pivots[0]) : sorted.length - 1;
   const stepNames = new Set(sorted.map((s) => s.method));
@@ -84,7 +91,8 @@ export function buildSagaDefinition(target: Type<unknown>): SagaDefinition {
   const replies = new Map<string, ReplyHandlerMetadata>();
   for (const r of replyMeta) {
     const step = sorted.find((s) => s.method === r.step);
-    if (!step) problems.push(`${cls}.${r.method} is @OnReply('${r.step}') but ${cls} has no step '${r.step}'.`);
+    if (!step)
+      problems.push(`${cls}.${r.method} is @OnReply('${r.step}') but ${cls} has no step '${r.step}'.`);
     else if (!step.options.participant) {
       problems.push(
         `${cls}.${r.method} is @OnReply('${r.step}') but '${r.step}' is a local step: use its return value instead, or give it a participant.`,
@@ -113,9 +121,18 @@ export function buildSagaDefinition(target: Type<unknown>): SagaDefinition {
       problems.push(`${where}: 'timeoutMs' applies to remote steps only (it has no participant).`);
     }
     const target: ActionTarget = s.options.participant
-      ? { kind: 'remote', participant: s.options.participant, command: s.options.command ?? upperFirst(s.method) }
+      ? {
+          kind: 'remote',
+          participant: s.options.participant,
+          command: s.options.command ?? upperFirst(s.method),
+        }
       : { kind: 'local' };
-    const retry = policy(afterPivot ? DEFAULT_AFTER_PIVOT_RETRY : DEFAULT_STEP_RETRY, s.options.retry, where, problems);
+    const retry = policy(
+      afterPivot ? DEFAULT_AFTER_PIVOT_RETRY : DEFAULT_STEP_RETRY,
+      s.options.retry,
+      where,
+      problems,
+    );
     let compensation: CompensationDefinition | undefined;
     if (comp && index < pivotIndex) {
       const participant = comp.options.participant ?? s.options.participant;
@@ -183,12 +200,14 @@ function policy(
   problems: string[],
 ): RetryPolicy {
   const merged = { ...defaults, ...override };
-  if (!(merged.attempts >= 1)) problems.push(`${where}: retry.attempts must be at least 1 (the first attempt counts).`);
+  if (!(merged.attempts >= 1))
+    problems.push(`${where}: retry.attempts must be at least 1 (the first attempt counts).`);
   if (!(merged.initialDelayMs >= 0) || !(merged.maxDelayMs >= 0)) {
     problems.push(`${where}: retry delays must be zero or more milliseconds.`);
   }
   if (!(merged.factor >= 1)) problems.push(`${where}: retry.factor must be at least 1.`);
-  if (!(merged.jitter >= 0 && merged.jitter <= 1)) problems.push(`${where}: retry.jitter must be between 0 and 1.`);
+  if (!(merged.jitter >= 0 && merged.jitter <= 1))
+    problems.push(`${where}: retry.jitter must be between 0 and 1.`);
   return Object.freeze(merged);
 }
 

@@ -18,9 +18,7 @@ export interface RetryPolicy {
 export type ErrorClassifier = (error: unknown) => boolean;
 
 /** Where a step or compensation runs: in the coordinator's transaction, or as a command to a participant. */
-export type ActionTarget =
-  | { kind: 'local' }
-  | { kind: 'remote'; participant: string; command: string };
+export type ActionTarget = { kind: 'local' } | { kind: 'remote'; participant: string; command: string };
 
 export interface CompensationDefinition {
   /** The saga method that runs the compensation (local) or builds its command payload (remote). */

@@ -88,18 +88,21 @@ class Machine {
   ) {}
 
   start(): Transition {
-    if (this.state.attempt !== 0 || this.state.status !== 'RUNNING') return this.ignore('the saga has already started');
+    if (this.state.attempt !== 0 || this.state.status !== 'RUNNING')
+      return this.ignore('the saga has already started');
     return this.issue(0, 'invoke', 1).done();
   }
 
   succeeded(step: string, phase: StepPhase, attempt: number): Transition {
-    if (!isAwaited(this.def, this.state, step, phase, attempt)) return this.ignore(this.staleReason(step, phase, attempt));
+    if (!isAwaited(this.def, this.state, step, phase, attempt))
+      return this.ignore(this.staleReason(step, phase, attempt));
     this.record(this.outcomePhase(), 'succeeded');
     return this.advance().done();
   }
 
   failed(step: string, phase: StepPhase, attempt: number, failure: FailureInfo): Transition {
-    if (!isAwaited(this.def, this.state, step, phase, attempt)) return this.ignore(this.staleReason(step, phase, attempt));
+    if (!isAwaited(this.def, this.state, step, phase, attempt))
+      return this.ignore(this.staleReason(step, phase, attempt));
     return this.fail(failure, 'failed').done();
   }
 
@@ -110,14 +113,21 @@ class Machine {
     if (deadlineAt !== null && now >= deadlineAt && this.canCompensate()) {
       this.record('deadline', 'passed', { deadlineAt });
       return this.compensate(
-        { name: 'SagaDeadlineExceeded', message: `deadline passed at ${new Date(deadlineAt).toISOString()}`, transient: false },
+        {
+          name: 'SagaDeadlineExceeded',
+          message: `deadline passed at ${new Date(deadlineAt).toISOString()}`,
+          transient: false,
+        },
         awaiting,
       ).done();
     }
     if (wakeAt === null || now < wakeAt) return this.ignore('nothing is due yet');
     if (!awaiting) return this.issue(this.state.stepIndex, this.state.phase, this.state.attempt + 1).done();
     const timeoutMs = this.currentTimeoutMs();
-    return this.fail({ name: 'StepTimeout', message: `no reply within ${timeoutMs} ms`, transient: true }, 'timed-out').done();
+    return this.fail(
+      { name: 'StepTimeout', message: `no reply within ${timeoutMs} ms`, transient: true },
+      'timed-out',
+    ).done();
   }
 
   operator(action: OperatorAction, reason?: string): Transition {
@@ -136,7 +146,9 @@ class Machine {
       case 'abort':
         if (!this.canCompensate()) {
           return this.reject(
-            status === 'RUNNING' ? 'it has passed its pivot step: it can only go forward' : `it is already ${status}`,
+            status === 'RUNNING'
+              ? 'it has passed its pivot step: it can only go forward'
+              : `it is already ${status}`,
           );
         }
         this.record('operator', 'aborted', detail);
@@ -174,7 +186,13 @@ class Machine {
     }
     this.record(this.outcomePhase(), outcome, { ...failure });
     if (phase === 'compensate') {
-      this.state = { ...this.state, status: 'COMPENSATION_FAILED', awaiting: false, wakeAt: null, lastError: failure };
+      this.state = {
+        ...this.state,
+        status: 'COMPENSATION_FAILED',
+        awaiting: false,
+        wakeAt: null,
+        lastError: failure,
+      };
       return this;
     }
     // A timed-out remote step may still take effect: compensate it too (compensations must tolerate "nothing to undo").
@@ -184,7 +202,8 @@ class Machine {
   /** Starts compensating, from the current step (when its effect may exist) or the one before it. */
   private compensate(failure: FailureInfo, includeCurrent: boolean): this {
     this.state = { ...this.state, status: 'COMPENSATING', deadlineAt: null, lastError: failure };
-    const from = includeCurrent && this.current().compensation ? this.state.stepIndex : this.state.stepIndex - 1;
+    const from =
+      includeCurrent && this.current().compensation ? this.state.stepIndex : this.state.stepIndex - 1;
     return this.compensateFrom(from);
   }
 
@@ -245,7 +264,11 @@ class Machine {
     return phase === 'invoke' ? 'reply' : 'compensate-reply';
   }
 
-  private record(phase: LogPhase, outcome: StepLogEntry['outcome'], detail: StepLogEntry['detail'] = null): void {
+  private record(
+    phase: LogPhase,
+    outcome: StepLogEntry['outcome'],
+    detail: StepLogEntry['detail'] = null,
+  ): void {
     const step = this.current().name;
     this.log.push({ step, phase, attempt: this.state.attempt, outcome, detail, at: this.env.now });
   }

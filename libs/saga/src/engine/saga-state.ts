@@ -1,6 +1,12 @@
 import type { FailureInfo, StepPhase } from '../transport/message';
 
-export const SAGA_STATUSES = ['RUNNING', 'COMPENSATING', 'COMPLETED', 'COMPENSATED', 'COMPENSATION_FAILED'] as const;
+export const SAGA_STATUSES = [
+  'RUNNING',
+  'COMPENSATING',
+  'COMPLETED',
+  'COMPENSATED',
+  'COMPENSATION_FAILED',
+] as const;
 export type SagaStatus = (typeof SAGA_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly SagaStatus[] = ['COMPLETED', 'COMPENSATED', 'COMPENSATION_FAILED'];
 
@@ -32,15 +38,7 @@ export interface SagaState {
 /** What an event or an operator did, as recorded in `saga_step_log`. */
 export type LogPhase = 'invoke' | 'reply' | 'compensate' | 'compensate-reply' | 'deadline' | 'operator';
 export type LogOutcome =
-  | 'sent'
-  | 'succeeded'
-  | 'failed'
-  | 'timed-out'
-  | 'retrying'
-  | 'resolved'
-  | 'retried'
-  | 'aborted'
-  | 'passed';
+  'sent' | 'succeeded' | 'failed' | 'timed-out' | 'retrying' | 'resolved' | 'retried' | 'aborted' | 'passed';
 
 export interface StepLogEntry {
   step: string;

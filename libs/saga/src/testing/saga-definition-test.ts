@@ -125,15 +125,16 @@ export class SagaDefinitionTest {
     return this;
   }
 
-  /** The last event asked to send a command for `step` (by default its action, any attempt). */
+  /** The last event asked to send a command for `step` (by default its action, at any attempt). */
   expectCommand(step: string, options: { phase?: StepPhase; attempt?: number } = {}): CommandExpectation {
-    const phase = options.phase ?? 'invoke';
-    const action = this.last.actions[0];
-    const found = action ? `${action.step}/${action.phase}` : this.describeActions();
-    check(action?.step === step && action.phase === phase, `expected a command for ${step}/${phase}`, found, step);
-    if (options.attempt !== undefined) {
-      check(action.attempt === options.attempt, `expected attempt ${options.attempt}`, action.attempt, options.attempt);
-    }
+    const { phase = 'invoke', attempt = this.last.actions[0]?.attempt } = options;
+    const wanted = `${step}/${phase}#${attempt}`;
+    check(
+      this.describeActions() === wanted,
+      `expected a command for ${wanted}`,
+      this.describeActions(),
+      wanted,
+    );
     const def = this.definition.steps.find((s) => s.name === step)!;
     const target = phase === 'invoke' ? def.target : def.compensation!.target;
     check(target.kind === 'remote', `expected ${step}/${phase} to be remote`, target.kind, 'remote');
@@ -153,16 +154,12 @@ export class SagaDefinitionTest {
 
   /** The last event did not apply (duplicate or late reply, nothing due, finished saga). */
   expectIgnored(reason?: string | RegExp): this {
-    const { ignored } = this.last;
-    check(ignored !== undefined && matches(ignored, reason), 'expected the event to be ignored', ignored, reason);
-    return this;
+    return this.expectRefusal('ignored', reason);
   }
 
   /** The last operator action was refused. */
   expectRejected(reason?: string | RegExp): this {
-    const { rejected } = this.last;
-    check(rejected !== undefined && matches(rejected, reason), 'expected a rejection', rejected, reason);
-    return this;
+    return this.expectRefusal('rejected', reason);
   }
 
   /** Every step log entry so far, in order. */
@@ -177,8 +174,16 @@ export class SagaDefinitionTest {
 
   private awaited(): ActionRef {
     const { stepIndex, phase, attempt, awaiting } = this.current;
-    if (!awaiting) throw new Error(`No action is awaited (${this.describeState()}): pass the action to reply to.`);
+    if (!awaiting)
+      throw new Error(`No action is awaited (${this.describeState()}): pass { step, phase, attempt }.`);
     return { step: this.definition.steps[stepIndex].name, phase, attempt };
+  }
+
+  private expectRefusal(kind: 'ignored' | 'rejected', reason: string | RegExp = ''): this {
+    const text = this.last[kind];
+    const ok = text !== undefined && (typeof reason === 'string' ? text.includes(reason) : reason.test(text));
+    check(ok, `expected the event to be ${kind} (${String(reason)})`, this.describeActions(), reason);
+    return this;
   }
 
   private describeActions(): string {
@@ -202,7 +207,8 @@ export class CommandExpectation {
   ) {}
 
   to(participant: string): this {
-    check(this.target.participant === participant, 'expected participant', this.target.participant, participant);
+    const actual = this.target.participant;
+    check(actual === participant, 'expected participant', actual, participant);
     return this;
   }
 
@@ -225,20 +231,14 @@ export function assertUniqueStepLog(entries: readonly StepLogEntry[]): void {
     if (first) {
       throw new AssertionError({
         message: `The step log has two entries for ${key} (${first.outcome}, then ${e.outcome}): its unique key would reject the second.`,
-        actual: entries,
+        actual: [first, e],
+        expected: [first],
       });
     }
     seen.set(key, e);
   }
 }
 
-function matches(text: string, expected: string | RegExp | undefined): boolean {
-  if (expected === undefined) return true;
-  return typeof expected === 'string' ? text.includes(expected) : expected.test(text);
-}
-
 function check(ok: boolean, message: string, actual: unknown, expected: unknown): asserts ok {
-  if (!ok) {
-    throw new AssertionError({ message: `${message}, but got ${String(actual)}`, actual, expected, operator: '===' });
-  }
+  if (!ok) throw new AssertionError({ message: `${message}, but got ${String(actual)}`, actual, expected });
 }
