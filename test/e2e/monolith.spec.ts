@@ -27,7 +27,9 @@ describe('monolith end to end (HTTP, in-process transport, in-memory SQLite)', (
 
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule({
-      imports: [MonolithModule.forRoot({ serviceName: 'shop', database: { kind: 'sqlite', file: ':memory:' } })],
+      imports: [
+        MonolithModule.forRoot({ serviceName: 'shop', database: { kind: 'sqlite', file: ':memory:' } }),
+      ],
     }).compile();
     app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
     await app.listen(0, '127.0.0.1');
@@ -68,7 +70,13 @@ describe('monolith end to end (HTTP, in-process transport, in-memory SQLite)', (
     const res = await postOrders({ customerId: '', amount: -3, country: 'XX', extra: true });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { fields: { property: string; constraints: string[] }[] };
-    expect(body.fields.map((f) => f.property).sort()).toEqual(['address', 'amount', 'country', 'customerId', 'extra']);
+    expect(body.fields.map((f) => f.property).sort()).toEqual([
+      'address',
+      'amount',
+      'country',
+      'customerId',
+      'extra',
+    ]);
     expect(body.fields.every((f) => f.constraints.length > 0)).toBe(true);
   });
 
@@ -82,7 +90,13 @@ describe('monolith end to end (HTTP, in-process transport, in-memory SQLite)', (
     const { orderId, sagaId } = await api.placeOrder(validOrder);
     const res = await fetch(`${baseUrl}/orders/${orderId}`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ id: orderId, sagaId, customerId: 'alice', amount: 5, country: 'FR' });
+    expect(await res.json()).toMatchObject({
+      id: orderId,
+      sagaId,
+      customerId: 'alice',
+      amount: 5,
+      country: 'FR',
+    });
     await api.waitForSaga(sagaId);
   });
 

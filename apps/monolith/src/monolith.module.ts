@@ -14,7 +14,9 @@ import { loadMonolithConfig, type MonolithConfig } from './config';
  */
 @Module({})
 export class MonolithModule {
-  static forRoot(config: Pick<MonolithConfig, 'serviceName' | 'database'> = loadMonolithConfig()): DynamicModule {
+  static forRoot(
+    config: Pick<MonolithConfig, 'serviceName' | 'database'> = loadMonolithConfig(),
+  ): DynamicModule {
     return {
       module: MonolithModule,
       imports: [

@@ -10,7 +10,13 @@ export class Customer {
   @Column({ name: 'credit_limit', type: 'decimal', precision: 12, scale: 2, transformer: decimalTransformer })
   creditLimit: number;
 
-  @Column({ name: 'available_credit', type: 'decimal', precision: 12, scale: 2, transformer: decimalTransformer })
+  @Column({
+    name: 'available_credit',
+    type: 'decimal',
+    precision: 12,
+    scale: 2,
+    transformer: decimalTransformer,
+  })
   availableCredit: number;
 
   @CreateDateColumn({ name: 'created_at' })

@@ -31,7 +31,10 @@ describe('PaymentsService', () => {
 
   it('charges within the credit and deducts it', async () => {
     const result = await charge('alice', 100.5);
-    expect(result).toMatchObject({ ok: true, payment: { customerId: 'alice', amount: 100.5, status: 'CHARGED' } });
+    expect(result).toMatchObject({
+      ok: true,
+      payment: { customerId: 'alice', amount: 100.5, status: 'CHARGED' },
+    });
     expect(await credit('alice')).toBe(899.5);
   });
 
@@ -76,7 +79,10 @@ describe('PaymentsService', () => {
     const orderId = randomUUID();
     await charge('alice', 40, orderId);
     await refund(orderId);
-    expect(await charge('alice', 40, orderId)).toEqual({ ok: false, reason: `order ${orderId} was already refunded` });
+    expect(await charge('alice', 40, orderId)).toEqual({
+      ok: false,
+      reason: `order ${orderId} was already refunded`,
+    });
     expect(await credit('alice')).toBe(1000);
   });
 });

@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import type { ChargePayment, PaymentRefunded, RefundPayment } from '../../shared/src/contracts/payment.contracts';
+import type {
+  ChargePayment,
+  PaymentRefunded,
+  RefundPayment,
+} from '../../shared/src/contracts/payment.contracts';
 import { Customer } from './customer.entity';
 import { Payment } from './payment.entity';
 
@@ -52,7 +56,11 @@ export class PaymentsService {
       cmd.paymentId ? { id: cmd.paymentId } : { orderId: cmd.orderId },
     );
     if (!payment || payment.status !== 'CHARGED') return { refunded: false };
-    const updated = await manager.update(Payment, { id: payment.id, status: 'CHARGED' }, { status: 'REFUNDED' });
+    const updated = await manager.update(
+      Payment,
+      { id: payment.id, status: 'CHARGED' },
+      { status: 'REFUNDED' },
+    );
     if (!updated.affected) return { refunded: false };
     await manager.increment(Customer, { id: payment.customerId }, 'availableCredit', payment.amount);
     return { refunded: true };

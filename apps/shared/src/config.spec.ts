@@ -16,7 +16,12 @@ describe('service configuration', () => {
 
   it('reads the environment', () => {
     const config = loadServiceConfig(
-      { SERVICE_NAME: 'order-eu', PORT: '8080', DATABASE_URL: 'postgres://u:p@db/orders', AMQP_URL: 'amqp://mq' },
+      {
+        SERVICE_NAME: 'order-eu',
+        PORT: '8080',
+        DATABASE_URL: 'postgres://u:p@db/orders',
+        AMQP_URL: 'amqp://mq',
+      },
       defaults,
     );
     expect(config).toMatchObject({

@@ -3,5 +3,9 @@ import { loadServiceConfig, type ServiceConfig } from '../../shared/src/service-
 
 /** The shipping service's configuration: see apps/README-snippet.md. */
 export function loadShippingConfig(env: Env = process.env): ServiceConfig {
-  return loadServiceConfig(env, { serviceName: 'shipping', port: 3003, databaseUrl: 'sqlite:shipping.sqlite' });
+  return loadServiceConfig(env, {
+    serviceName: 'shipping',
+    port: 3003,
+    databaseUrl: 'sqlite:shipping.sqlite',
+  });
 }

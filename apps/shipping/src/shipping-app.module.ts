@@ -7,7 +7,10 @@ import { ShippingModule, shippingEntities, shippingMigrations } from './shipping
 /** The shipping service on its own: its database and RabbitMQ, from the environment (see config.ts). */
 @Module({
   imports: [
-    ...serviceInfrastructure(loadShippingConfig, { entities: shippingEntities, migrations: shippingMigrations }),
+    ...serviceInfrastructure(loadShippingConfig, {
+      entities: shippingEntities,
+      migrations: shippingMigrations,
+    }),
     ShippingModule,
   ],
   controllers: [HealthController],

@@ -1,3 +1,4 @@
+import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { SagaManager } from 'nestjs-saga';
 import { randomUUID } from 'node:crypto';
@@ -16,11 +17,15 @@ import { DEMO_SCENARIOS } from './scenarios';
  */
 export async function runMonolithDemo(write: (line: string) => void = console.log): Promise<boolean> {
   const dir = await mkdtemp(join(tmpdir(), 'nestjs-saga-demo-'));
-  const app = await NestFactory.createApplicationContext(
-    MonolithModule.forRoot({ serviceName: 'shop', database: { kind: 'sqlite', file: join(dir, 'shop.sqlite') } }),
-    { logger: ['error', 'warn'] },
-  );
+  let app: INestApplicationContext | undefined;
   try {
+    app = await NestFactory.createApplicationContext(
+      MonolithModule.forRoot({
+        serviceName: 'shop',
+        database: { kind: 'sqlite', file: join(dir, 'shop.sqlite') },
+      }),
+      { logger: ['error', 'warn'], abortOnError: false },
+    );
     const sagas = app.get(SagaManager);
     const orders = app.get(OrdersService);
     const outcomes: DemoOutcome[] = [];
@@ -33,7 +38,7 @@ export async function runMonolithDemo(write: (line: string) => void = console.lo
     }
     return printReport('place-order demo: monolith, in-process transport, SQLite', outcomes, write);
   } finally {
-    await app.close();
+    await app?.close();
     await rm(dir, { recursive: true, force: true });
   }
 }

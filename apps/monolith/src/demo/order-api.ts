@@ -19,7 +19,10 @@ export class OrderApi {
   async placeOrder(order: DemoOrder, idempotencyKey?: string): Promise<PlacedOrder> {
     const res = await fetch(`${this.baseUrl}/orders`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+      },
       body: JSON.stringify(order),
     });
     return (await expectStatus(res, 202)) as PlacedOrder;
@@ -43,7 +46,8 @@ export class OrderApi {
     for (;;) {
       const view = await this.saga(sagaId);
       if (TERMINAL.includes(view.status)) return view;
-      if (Date.now() > deadline) throw new Error(`saga ${sagaId} is still ${view.status} after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`saga ${sagaId} is still ${view.status} after ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
   }

@@ -6,7 +6,13 @@ import type { DemoScenario } from './scenarios';
  */
 export interface DemoSagaView {
   status: string;
-  history: { step: string; phase: string; attempt: number; outcome: string; detail: Record<string, unknown> | null }[];
+  history: {
+    step: string;
+    phase: string;
+    attempt: number;
+    outcome: string;
+    detail: Record<string, unknown> | null;
+  }[];
 }
 
 /** How one scripted order ended. `orderStatus` is null when the order does not exist. */
@@ -21,11 +27,15 @@ export interface DemoOutcome {
 /** What differs from the scenario's expectation (empty when it behaved as expected). */
 export function mismatches({ scenario: { expect }, saga, orderStatus }: DemoOutcome): string[] {
   const problems: string[] = [];
-  if (saga.status !== expect.sagaStatus) problems.push(`saga is ${saga.status}, expected ${expect.sagaStatus}`);
+  if (saga.status !== expect.sagaStatus)
+    problems.push(`saga is ${saga.status}, expected ${expect.sagaStatus}`);
   if (orderStatus !== expect.orderStatus) {
     problems.push(`order is ${orderStatus ?? 'missing'}, expected ${expect.orderStatus}`);
   }
-  if (expect.failedStep && !saga.history.some((h) => h.step === expect.failedStep && h.outcome === 'failed')) {
+  if (
+    expect.failedStep &&
+    !saga.history.some((h) => h.step === expect.failedStep && h.outcome === 'failed')
+  ) {
     problems.push(`step '${expect.failedStep}' did not fail`);
   }
   const compensated = saga.history
@@ -64,8 +74,15 @@ export function printReport(title: string, outcomes: DemoOutcome[], write: (line
     write(`  order ${outcome.orderId}, saga ${outcome.sagaId}`);
     write(`  saga ${outcome.saga.status}, order ${outcome.orderStatus ?? 'missing'}: ${result}`);
     for (const problem of problems) write(`  ! ${problem}`);
-    const timeline = outcome.saga.history.map((h) => [h.step, h.phase, String(h.attempt), h.outcome, detailText(h.detail)]);
-    for (const row of formatTable(['step', 'phase', 'attempt', 'outcome', 'detail'], timeline)) write(`    ${row}`);
+    const timeline = outcome.saga.history.map((h) => [
+      h.step,
+      h.phase,
+      String(h.attempt),
+      h.outcome,
+      detailText(h.detail),
+    ]);
+    for (const row of formatTable(['step', 'phase', 'attempt', 'outcome', 'detail'], timeline))
+      write(`    ${row}`);
     const { sagaStatus, orderStatus } = outcome.scenario.expect;
     summary.push([
       outcome.scenario.label,
@@ -76,7 +93,8 @@ export function printReport(title: string, outcomes: DemoOutcome[], write: (line
     ]);
   }
   write('\nSummary');
-  for (const row of formatTable(['order', 'saga', 'order status', 'expected', 'result'], summary)) write(`  ${row}`);
+  for (const row of formatTable(['order', 'saga', 'order status', 'expected', 'result'], summary))
+    write(`  ${row}`);
   const ok = outcomes.every((o) => mismatches(o).length === 0);
   write(ok ? `\nAll ${outcomes.length} orders ended as expected.` : '\nSome orders did not end as expected.');
   return ok;

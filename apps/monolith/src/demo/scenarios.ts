@@ -33,7 +33,12 @@ export const DEMO_SCENARIOS: readonly DemoScenario[] = [
   {
     label: 'b) carol orders 100 (credit 10)',
     order: { customerId: 'carol', amount: 100, country: 'FR', address: '5 quai Voltaire, 75007 Paris' },
-    expect: { sagaStatus: 'COMPENSATED', orderStatus: 'REJECTED', failedStep: 'charge', compensated: ['create'] },
+    expect: {
+      sagaStatus: 'COMPENSATED',
+      orderStatus: 'REJECTED',
+      failedStep: 'charge',
+      compensated: ['create'],
+    },
   },
   {
     label: 'c) bob orders 100, ships to AQ',

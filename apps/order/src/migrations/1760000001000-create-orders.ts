@@ -17,7 +17,10 @@ export class CreateOrders1760000001000 implements MigrationInterface {
         ],
       }),
     );
-    await queryRunner.createIndex('orders', new TableIndex({ name: 'IDX_orders_saga_id', columnNames: ['saga_id'] }));
+    await queryRunner.createIndex(
+      'orders',
+      new TableIndex({ name: 'IDX_orders_saga_id', columnNames: ['saga_id'] }),
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {

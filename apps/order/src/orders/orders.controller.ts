@@ -1,4 +1,14 @@
-import { Body, Controller, Get, Headers, HttpCode, HttpStatus, NotFoundException, Param, Post } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  HttpStatus,
+  NotFoundException,
+  Param,
+  Post,
+} from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { SagaManager, SagaValidationError } from 'nestjs-saga';
 import { bodyValidationPipe, invalidInput } from '../../../shared/src/validation';
@@ -12,7 +22,9 @@ export interface PlacedOrder {
   sagaId: string;
 }
 
-const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+/** Keys are stored prefixed (the library's key column holds 200 characters, shared by all saga types). */
+const IDEMPOTENCY_KEY_PREFIX = 'place-order:';
+const MAX_IDEMPOTENCY_KEY_LENGTH = 200 - IDEMPOTENCY_KEY_PREFIX.length;
 
 @Controller('orders')
 export class OrdersController {
@@ -31,15 +43,25 @@ export class OrdersController {
     @Body(bodyValidationPipe()) body: OrderRequest,
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<PlacedOrder> {
-    if (idempotencyKey !== undefined && (idempotencyKey === '' || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+    if (
+      idempotencyKey !== undefined &&
+      (idempotencyKey === '' || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)
+    ) {
       throw invalidInput('Invalid Idempotency-Key header', [
-        { property: 'Idempotency-Key', constraints: [`must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`] },
+        {
+          property: 'Idempotency-Key',
+          constraints: [`must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`],
+        },
       ]);
     }
     const orderId = randomUUID();
     let sagaId: string;
     try {
-      sagaId = await this.sagas.start(PlaceOrderSaga, { ...body, orderId }, { idempotencyKey });
+      sagaId = await this.sagas.start(
+        PlaceOrderSaga,
+        { ...body, orderId },
+        { idempotencyKey: idempotencyKey && IDEMPOTENCY_KEY_PREFIX + idempotencyKey },
+      );
     } catch (error) {
       if (error instanceof SagaValidationError) throw invalidInput('Invalid order', error.fields);
       throw error;
