@@ -37,3 +37,30 @@ export const decimalTransformer: ValueTransformer = {
   to: (value: number | null | undefined) => value,
   from: (value: string | number | null) => (value === null ? null : Number(value)),
 };
+
+/**
+ * Creates the PostgreSQL database named in `url` if it does not exist (connecting to the server's `postgres`
+ * database), so a service can start against a fresh server (docker compose). Needs the CREATEDB privilege.
+ */
+export async function ensurePostgresDatabase(url: string): Promise<void> {
+  const { Client } = await import('pg');
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  if (!name) throw new Error(`DATABASE_URL '${url}' names no database.`);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) {
+      await client
+        .query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`)
+        .catch((error: { code?: string }) => {
+          if (error.code !== '42P04') throw error; // created meanwhile by another replica
+        });
+    }
+  } finally {
+    await client.end();
+  }
+}

@@ -2,7 +2,12 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SagaModule, sagaEntities, sagaMigrations } from 'nestjs-saga';
 import { rabbitMqTransport } from 'nestjs-saga/rabbitmq';
-import { dataSourceOptions, type EntityDeclaration, type MigrationClass } from './database';
+import {
+  dataSourceOptions,
+  ensurePostgresDatabase,
+  type EntityDeclaration,
+  type MigrationClass,
+} from './database';
 import type { ServiceConfig } from './service-config';
 
 const SERVICE_CONFIG = Symbol('SERVICE_CONFIG');
@@ -32,11 +37,13 @@ export function serviceInfrastructure(
     TypeOrmModule.forRootAsync({
       imports: [config],
       inject: [SERVICE_CONFIG],
-      useFactory: (c: ServiceConfig) =>
-        dataSourceOptions(c.database, {
+      useFactory: async (c: ServiceConfig) => {
+        if (c.database.kind === 'postgres') await ensurePostgresDatabase(c.database.url);
+        return dataSourceOptions(c.database, {
           entities: [...schema.entities, ...sagaEntities],
           migrations: [...schema.migrations, ...sagaMigrations],
-        }),
+        });
+      },
     }),
     SagaModule.forRootAsync({
       imports: [config],

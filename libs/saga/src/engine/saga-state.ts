@@ -27,6 +27,11 @@ export interface SagaState {
   attempt: number;
   /** A command (or a local action) has been issued and its outcome is awaited. */
   awaiting: boolean;
+  /**
+   * An earlier attempt of the current step's phase timed out: its command may still take effect, so the step is
+   * compensated too if the saga compensates, and a late success of that attempt is accepted.
+   */
+  inDoubt: boolean;
   /** When awaiting: the reply deadline (timeout); otherwise: when the next attempt is due. Epoch ms. */
   wakeAt: number | null;
   /** When the saga is compensated if it has not passed its pivot by then. Epoch ms. */
@@ -36,7 +41,16 @@ export interface SagaState {
 }
 
 /** What an event or an operator did, as recorded in `saga_step_log`. */
-export type LogPhase = 'invoke' | 'reply' | 'compensate' | 'compensate-reply' | 'deadline' | 'operator';
+export type LogPhase =
+  | 'invoke'
+  | 'reply'
+  | 'timeout'
+  | 'compensate'
+  | 'compensate-reply'
+  | 'compensate-timeout'
+  | 'deadline'
+  | 'operator'
+  | 'compensate-operator';
 export type LogOutcome =
   'sent' | 'succeeded' | 'failed' | 'timed-out' | 'retrying' | 'resolved' | 'retried' | 'aborted' | 'passed';
 

@@ -20,7 +20,14 @@ export interface CommandContext {
   readonly sagaType: string;
   readonly step: string;
   readonly attempt: number;
+  /** This message's id: unique per delivery attempt of the saga (a retry after a timeout gets a new one). */
   readonly messageId: string;
+  /**
+   * The same for every attempt of this step's action (or compensation) in this saga: `sagaId:step:phase`.
+   * The inbox already drops redelivered messages; use this key (or a business unique key) to make the
+   * handler idempotent across the coordinator's retries after a reply timeout.
+   */
+  readonly idempotencyKey: string;
   /** The transaction that also records the inbox row and the reply: write business rows through it. */
   readonly manager: EntityManager;
 }

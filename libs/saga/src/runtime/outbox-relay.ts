@@ -71,7 +71,9 @@ export class OutboxRelay {
     try {
       await this.transport.publish(batch.map((r) => ({ message: r.message, body: r.body })));
     } catch (error) {
-      this.logger.warn(`Publishing ${batch.length} message(s) failed, the sweep will retry: ${String(error)}`);
+      this.logger.warn(
+        `Publishing ${batch.length} message(s) failed, the sweep will retry: ${String(error)}`,
+      );
       await this.store.markFailed(ids, String(error)).catch(() => undefined);
       return false;
     }

@@ -57,7 +57,8 @@ export class ParticipantRuntime {
       await this.execute(participant, prepared);
       return dispositions;
     } catch (error) {
-      if (prepared.length > 1) this.logger.debug(`Command batch failed, running one by one: ${String(error)}`);
+      if (prepared.length > 1)
+        this.logger.debug(`Command batch failed, running one by one: ${String(error)}`);
     }
     const single = new Map<string, Disposition>();
     for (const p of prepared) {
@@ -76,7 +77,8 @@ export class ParticipantRuntime {
   private async prepare(participant: string, message: SagaMessage): Promise<Prepared | { reason: string }> {
     if (message.kind !== 'command') return { reason: `expected a command, got a ${message.kind}` };
     const handler = this.registry.handler(participant, message.type);
-    if (!handler) return { reason: `unknown command type '${message.type}' for participant '${participant}'` };
+    if (!handler)
+      return { reason: `unknown command type '${message.type}' for participant '${participant}'` };
     if (!message.replyTo) return { reason: `command has no 'replyTo'` };
     if (!handler.payloadClass) return { message, handler, payload: message.payload };
     const { value, errors } = await validateAgainst(handler.payloadClass, message.payload);
@@ -127,9 +129,12 @@ export class ParticipantRuntime {
           step: message.step,
           attempt: message.attempt,
           messageId: message.messageId,
+          idempotencyKey: `${message.sagaId}:${message.step}:${message.phase}`,
           manager: tx,
         };
-        const fn = (handler.instance as Record<string, (p: unknown, c: CommandContext) => unknown>)[handler.method];
+        const fn = (handler.instance as Record<string, (p: unknown, c: CommandContext) => unknown>)[
+          handler.method
+        ];
         const value = await fn.call(handler.instance, payload, ctx);
         if (value instanceof StepFailure) throw value;
         return value;
@@ -137,7 +142,10 @@ export class ParticipantRuntime {
       return { ...reply, outcome: 'success', payload: result ?? {} };
     } catch (error) {
       const failure = describeFailure(error, handler.isBusinessError);
-      if (failure.transient) this.logger.warn(`${handler.where} failed (transient) for saga ${message.sagaId}: ${failure.message}`);
+      if (failure.transient)
+        this.logger.warn(
+          `${handler.where} failed (transient) for saga ${message.sagaId}: ${failure.message}`,
+        );
       return { ...reply, outcome: 'failure', payload: {}, failure };
     }
   }

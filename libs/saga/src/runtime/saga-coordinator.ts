@@ -56,8 +56,9 @@ export class SagaCoordinator {
     const record = await this.withConflictRetries(async () => {
       const result = await this.transactions.run(async (manager) => {
         const existing =
-          (idempotencyKey !== undefined ? await this.store.findInstanceByIdempotencyKey(manager, idempotencyKey) : null) ??
-          (how.idChosen ? await this.store.findInstance(manager, id) : null);
+          (idempotencyKey !== undefined
+            ? await this.store.findInstanceByIdempotencyKey(manager, idempotencyKey)
+            : null) ?? (how.idChosen ? await this.store.findInstance(manager, id) : null);
         if (existing) return { existing };
         const now = Date.now();
         const fresh: SagaInstanceRecord = {
@@ -72,14 +73,21 @@ export class SagaCoordinator {
           createdAt: now,
           updatedAt: now,
         };
-        return { applied: await this.processor.apply(manager, saga, fresh, { type: 'start' }, { isNew: true }) };
+        return {
+          applied: await this.processor.apply(manager, saga, fresh, { type: 'start' }, { isNew: true }),
+        };
       });
       if (result.existing) return result.existing;
       this.afterCommit([result.applied]);
       return result.applied.record;
     });
     if (record.type !== saga.definition.name) {
-      throw new IdempotencyKeyConflictError(idempotencyKey ?? id, record.id, record.type, saga.definition.name);
+      throw new IdempotencyKeyConflictError(
+        idempotencyKey ?? id,
+        record.id,
+        record.type,
+        saga.definition.name,
+      );
     }
     return record.id;
   }
@@ -129,9 +137,13 @@ export class SagaCoordinator {
   }
 
   private precheck(message: SagaMessage): Disposition | undefined {
-    if (message.kind !== 'reply') return { kind: 'reject', reason: `expected a reply, got a ${message.kind}` };
+    if (message.kind !== 'reply')
+      return { kind: 'reject', reason: `expected a reply, got a ${message.kind}` };
     if (!this.registry.findSaga(message.sagaType)) {
-      return { kind: 'reject', reason: `unknown saga type '${message.sagaType}' for service '${this.options.service}'` };
+      return {
+        kind: 'reject',
+        reason: `unknown saga type '${message.sagaType}' for service '${this.options.service}'`,
+      };
     }
     if (message.outcome !== 'success' && message.outcome !== 'failure') {
       return { kind: 'reject', reason: `reply outcome must be 'success' or 'failure'` };
@@ -141,7 +153,11 @@ export class SagaCoordinator {
 
   private async applyReplies(messages: SagaMessage[]): Promise<void> {
     const applied = await this.transactions.run(async (manager) => {
-      const duplicates = await this.store.recordInbox(manager, this.inboxConsumer, messages.map((m) => m.messageId));
+      const duplicates = await this.store.recordInbox(
+        manager,
+        this.inboxConsumer,
+        messages.map((m) => m.messageId),
+      );
       const latest = new Map<string, SagaInstanceRecord>();
       const results: Applied[] = [];
       for (const message of messages) {
@@ -161,7 +177,9 @@ export class SagaCoordinator {
       return { kind: 'ack' };
     } catch (error) {
       if (error instanceof SagaNotFoundError) return { kind: 'reject', reason: error.message };
-      this.logger.warn(`Reply ${message.messageId} for saga ${message.sagaId} failed, will be redelivered: ${String(error)}`);
+      this.logger.warn(
+        `Reply ${message.messageId} for saga ${message.sagaId} failed, will be redelivered: ${String(error)}`,
+      );
       return { kind: 'retry' };
     }
   }
@@ -182,7 +200,11 @@ export class SagaCoordinator {
             step,
             phase,
             attempt,
-            failure: message.failure ?? { name: 'Error', message: 'failed without details', transient: false },
+            failure: message.failure ?? {
+              name: 'Error',
+              message: 'failed without details',
+              transient: false,
+            },
           };
     const result = await this.processor.apply(manager, this.registry.saga(record.type), record, event, {
       reply: { payload: message.payload },

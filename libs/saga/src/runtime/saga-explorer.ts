@@ -32,7 +32,8 @@ export class SagaExplorer {
       }
       const instance = wrapper.instance as object | undefined;
       if (!instance) continue;
-      if (isSagaClass(metatype)) this.registry.addSaga({ definition: buildSagaDefinition(metatype), instance });
+      if (isSagaClass(metatype))
+        this.registry.addSaga({ definition: buildSagaDefinition(metatype), instance });
       if (Reflect.hasMetadata(PARTICIPANT_METADATA, metatype)) this.addParticipant(metatype, instance);
     }
     if (requireLocalHandlers) this.checkEveryCommandIsHandled();
@@ -40,7 +41,8 @@ export class SagaExplorer {
 
   private addParticipant(metatype: Type<unknown>, instance: object): void {
     const { name } = Reflect.getMetadata(PARTICIPANT_METADATA, metatype) as { name: string };
-    const handlers = (Reflect.getMetadata(COMMAND_HANDLERS_METADATA, metatype) as CommandHandlerMetadata[]) ?? [];
+    const handlers =
+      (Reflect.getMetadata(COMMAND_HANDLERS_METADATA, metatype) as CommandHandlerMetadata[]) ?? [];
     if (handlers.length === 0) {
       throw new SagaDefinitionError(
         `${metatype.name} is @SagaParticipant('${name}') but has no @HandleCommand() method: add one per command it executes.`,
@@ -65,7 +67,9 @@ export class SagaExplorer {
       for (const step of definition.steps) {
         const actions = [
           { method: step.method, target: step.target },
-          ...(step.compensation ? [{ method: step.compensation.method, target: step.compensation.target }] : []),
+          ...(step.compensation
+            ? [{ method: step.compensation.method, target: step.compensation.target }]
+            : []),
         ];
         for (const { method, target } of actions) {
           if (target.kind === 'remote' && !this.registry.handler(target.participant, target.command)) {
@@ -78,7 +82,8 @@ export class SagaExplorer {
         }
       }
     }
-    if (missing.length > 0) throw new SagaDefinitionError(`Unhandled saga commands:\n  - ${missing.join('\n  - ')}`);
+    if (missing.length > 0)
+      throw new SagaDefinitionError(`Unhandled saga commands:\n  - ${missing.join('\n  - ')}`);
   }
 }
 

@@ -58,8 +58,8 @@ export class SagaLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     this.every(this.options.relay.sweepIntervalMs, () => this.relay.sweep());
     this.every(this.options.retention.intervalMs, () => this.purge());
     // Resume what a crash interrupted: unsent messages and overdue timers, without waiting for the first tick.
-    this.track(this.relay.sweep());
-    if (coordinates) this.track(this.coordinator.fireDueTimers());
+    void this.track(this.relay.sweep());
+    if (coordinates) void this.track(this.coordinator.fireDueTimers());
     this.logger.log(
       `Service '${this.options.service}' on ${this.transport.name}: ${this.registry.sagas().length} saga(s), ` +
         `participants [${participants.join(', ')}]`,
@@ -81,14 +81,16 @@ export class SagaLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     const timer = setInterval(() => {
       if (busy || this.stopping) return;
       busy = true;
-      this.track(task()).finally(() => (busy = false));
+      void this.track(task()).finally(() => (busy = false));
     }, ms);
     timer.unref();
     this.timers.push(timer);
   }
 
   private track(task: Promise<unknown>): Promise<unknown> {
-    const guarded = task.catch((error: unknown) => this.logger.warn(`Background task failed: ${String(error)}`));
+    const guarded = task.catch((error: unknown) =>
+      this.logger.warn(`Background task failed: ${String(error)}`),
+    );
     this.running.add(guarded);
     void guarded.finally(() => this.running.delete(guarded));
     return guarded;

@@ -3,7 +3,12 @@ import type { Type } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { OperatorAction } from '../engine/saga-event';
 import { isTerminal } from '../engine/saga-state';
-import { SagaOperationError, SagaTimeoutError, SagaValidationError, SagaNotFoundError } from '../errors/saga.errors';
+import {
+  SagaOperationError,
+  SagaTimeoutError,
+  SagaValidationError,
+  SagaNotFoundError,
+} from '../errors/saga.errors';
 import type { SagaQuery, SagaStore } from '../persistence/saga-store';
 import { SagaTransactions } from '../persistence/typeorm/transactions';
 import { SAGA_STORE } from '../saga.constants';
@@ -14,13 +19,15 @@ import { toView } from './saga-view';
 import type { SagaView } from './saga-view';
 import { SagaWaiters } from './saga-waiters';
 
+const MAX_KEY_LENGTH = { idempotencyKey: 200, sagaId: 36 } as const;
+
 export interface StartOptions {
   /**
-   * Makes `start` idempotent: a second call with the same key returns the first saga's id (the first data
+   * At most 200 characters. Makes `start` idempotent: a second call with the same key returns the first saga's id (the first data
    * wins) instead of starting another. A key already used by a saga of another type is refused.
    */
   idempotencyKey?: string;
-  /** Use this id instead of a generated UUID (also idempotent: an existing id is returned as is). */
+  /** Use this id (at most 36 characters) instead of a generated UUID; idempotent: an existing id is returned as is. */
   sagaId?: string;
 }
 
@@ -46,6 +53,16 @@ export class SagaManager {
     options: StartOptions = {},
   ): Promise<string> {
     const registered = this.registry.saga(saga);
+    for (const [option, value] of [
+      ['idempotencyKey', options.idempotencyKey],
+      ['sagaId', options.sagaId],
+    ] as const) {
+      if (value !== undefined && (value.length === 0 || value.length > MAX_KEY_LENGTH[option])) {
+        throw new SagaValidationError(registered.definition.name, [
+          { property: option, constraints: [`must be 1 to ${MAX_KEY_LENGTH[option]} characters long`] },
+        ]);
+      }
+    }
     const { dataClass, name } = registered.definition;
     if (dataClass) {
       const { errors } = await validateAgainst(dataClass, data);
@@ -60,7 +77,9 @@ export class SagaManager {
   }
 
   /** The saga's status, data and ordered history, or null when there is no such saga. */
-  async find<TData extends object = Record<string, unknown>>(sagaId: string): Promise<SagaView<TData> | null> {
+  async find<TData extends object = Record<string, unknown>>(
+    sagaId: string,
+  ): Promise<SagaView<TData> | null> {
     return this.transactions.run(async (manager) => {
       const record = await this.store.findInstance(manager, sagaId);
       if (!record) return null;

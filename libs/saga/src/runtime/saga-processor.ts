@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { StepDefinition } from '../definition/saga-definition';
 import { SagaConcurrencyError, StepFailure } from '../errors/saga.errors';
-import { isAwaited, transition } from '../engine/saga-engine';
+import { acceptsOutcome, transition } from '../engine/saga-engine';
 import type { EngineEnv, Transition } from '../engine/saga-engine';
 import type { ExecuteAction, SagaEvent } from '../engine/saga-event';
 import type { StepLogEntry } from '../engine/saga-state';
@@ -54,7 +54,11 @@ export class SagaProcessor {
     const env: EngineEnv = { now: Date.now(), random: Math.random };
     const data = structuredClone(record.data);
     const { reply } = how;
-    if (event.type === 'succeeded' && reply && isAwaited(definition, record.state, event.step, event.phase, event.attempt)) {
+    if (
+      event.type === 'succeeded' &&
+      reply &&
+      acceptsOutcome(definition, record.state, event.step, event.phase, event.attempt, true)
+    ) {
       event = await this.onReply(manager, saga, record, data, event, reply.payload);
     }
     let t: Transition = transition(definition, record.state, event, env);
@@ -81,7 +85,8 @@ export class SagaProcessor {
       updatedAt: env.now,
     };
     if (how.isNew) await this.store.insertInstance(manager, saved);
-    else if (!(await this.store.updateInstance(manager, saved))) throw new SagaConcurrencyError(record.id, record.version);
+    else if (!(await this.store.updateInstance(manager, saved)))
+      throw new SagaConcurrencyError(record.id, record.version);
     if (log.length > 0) await this.store.appendLog(manager, record.id, log);
     return { record: saved, outbox: await writeOutbox(this.store, manager, messages) };
   }
@@ -98,7 +103,12 @@ export class SagaProcessor {
     const step = saga.definition.steps.find((s) => s.name === event.step)!;
     if (event.phase !== 'invoke' || !step.onReply) return event;
     try {
-      await this.call(saga.instance, step.onReply, this.context(manager, saga, record, data, step, event.attempt), payload);
+      await this.call(
+        saga.instance,
+        step.onReply,
+        this.context(manager, saga, record, data, step, event.attempt),
+        payload,
+      );
       return event;
     } catch (error) {
       return { ...event, type: 'failed', failure: describeFailure(error, step.isBusinessError) };
@@ -127,12 +137,20 @@ export class SagaProcessor {
       if (target.kind === 'local') {
         // A savepoint: if the step fails, its writes are undone and the saga's transaction goes on.
         await manager.transaction(async (tx) => {
-          const result = await this.call(saga.instance, method, this.context(tx, saga, record, data, step, attempt));
+          const result = await this.call(
+            saga.instance,
+            method,
+            this.context(tx, saga, record, data, step, attempt),
+          );
           if (result instanceof StepFailure) throw result;
         });
         return { type: 'succeeded', ...base };
       }
-      const payload = await this.call(saga.instance, method, this.context(manager, saga, record, data, step, attempt));
+      const payload = await this.call(
+        saga.instance,
+        method,
+        this.context(manager, saga, record, data, step, attempt),
+      );
       messages.push({
         messageId: randomUUID(),
         kind: 'command',

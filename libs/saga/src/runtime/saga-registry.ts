@@ -53,7 +53,8 @@ export class SagaRegistry {
 
   /** The saga registered under a class or a name; throws `UnknownSagaTypeError` otherwise. */
   saga(sagaType: Type<unknown> | string): RegisteredSaga {
-    const saga = typeof sagaType === 'string' ? this.sagasByName.get(sagaType) : this.sagasByClass.get(sagaType);
+    const saga =
+      typeof sagaType === 'string' ? this.sagasByName.get(sagaType) : this.sagasByClass.get(sagaType);
     if (!saga) throw new UnknownSagaTypeError(typeof sagaType === 'string' ? sagaType : sagaType.name);
     return saga;
   }

@@ -1,13 +1,14 @@
-import type { SagaStatus } from '../engine/saga-state';
+import type { LogOutcome, LogPhase, SagaStatus } from '../engine/saga-state';
 import type { FailureInfo } from '../transport/message';
 import type { SagaInstanceRecord, StepLogRecord } from '../persistence/saga-store';
 
 /** One row of a saga's history, as the API returns it. */
 export interface SagaHistoryEntry {
   step: string;
-  phase: string;
+  /** `invoke`/`reply` for a step's action, `compensate`/`compensate-reply` for its compensation, and more. */
+  phase: LogPhase;
   attempt: number;
-  outcome: string;
+  outcome: LogOutcome;
   detail: Record<string, unknown> | null;
   /** ISO timestamp. */
   at: string;
@@ -32,7 +33,10 @@ export interface SagaView<TData extends object = Record<string, unknown>> {
   history: SagaHistoryEntry[];
 }
 
-export function toView<TData extends object>(record: SagaInstanceRecord, history: StepLogRecord[]): SagaView<TData> {
+export function toView<TData extends object>(
+  record: SagaInstanceRecord,
+  history: StepLogRecord[],
+): SagaView<TData> {
   return {
     id: record.id,
     type: record.type,

@@ -12,6 +12,8 @@ export interface FailureInfo {
   name: string;
   /** True when retrying may succeed (infrastructure error, timeout); false for a business failure. */
   transient: boolean;
+  /** The `details` of a `StepFailure`, when it had some. */
+  details?: Record<string, unknown>;
 }
 
 /**
