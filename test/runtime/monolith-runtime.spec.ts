@@ -35,7 +35,8 @@ class OtherSaga {
   only(): void {}
 }
 
-const timeline = (view: SagaView<object>) => view.history.map((h) => `${h.step}/${h.phase}/${h.attempt}/${h.outcome}`);
+const timeline = (view: SagaView<object>) =>
+  view.history.map((h) => `${h.step}/${h.phase}/${h.attempt}/${h.outcome}`);
 
 describe.each<DbKind>(['sqlite', 'postgres'])('saga runtime, in-process transport, on %s', (kind) => {
   let moduleRef: TestingModule;
@@ -103,7 +104,11 @@ describe.each<DbKind>(['sqlite', 'postgres'])('saga runtime, in-process transpor
     const id = await sagas.start(TransferSaga, transfer({ amount: 500 }));
     const view = await sagas.waitFor(id, { timeoutMs: 10_000 });
     expect(view.status).toBe('COMPENSATED');
-    expect(view.lastError).toMatchObject({ name: 'StepFailure', message: 'insufficient funds', transient: false });
+    expect(view.lastError).toMatchObject({
+      name: 'StepFailure',
+      message: 'insufficient funds',
+      transient: false,
+    });
     expect(timeline(view)).toEqual([
       'reserve/invoke/1/succeeded',
       'debit/invoke/1/sent',
@@ -164,7 +169,10 @@ describe.each<DbKind>(['sqlite', 'postgres'])('saga runtime, in-process transpor
       .start(TransferSaga, { account: '', amount: -3, country: 'FR' })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SagaValidationError);
-    expect((error as SagaValidationError).fields.map((f) => f.property).sort()).toEqual(['account', 'amount']);
+    expect((error as SagaValidationError).fields.map((f) => f.property).sort()).toEqual([
+      'account',
+      'amount',
+    ]);
     expect((await sagas.list()).filter((v) => v.data.amount === -3)).toEqual([]);
   });
 
@@ -184,9 +192,8 @@ describe.each<DbKind>(['sqlite', 'postgres'])('saga runtime, in-process transpor
     await boot();
     const id = await sagas.start(TransferSaga, transfer());
     expect((await sagas.waitFor(id, { timeoutMs: 10_000 })).status).toBe('COMPLETED');
-    const rows = ((await moduleRef.get(DataSource).query(`SELECT body FROM saga_outbox`)) as { body: string }[]).filter(
-      (r) => r.body.includes(`"kind":"command","type":"Debit","sagaId":"${id}"`),
-    );
+    const all = await moduleRef.get(DataSource).query<{ body: string }[]>(`SELECT body FROM saga_outbox`);
+    const rows = all.filter((r) => r.body.includes(`"kind":"command","type":"Debit","sagaId":"${id}"`));
     expect(rows).toHaveLength(1);
     const message = JSON.parse(rows[0].body) as Parameters<InProcessTransport['publish']>[0][0]['message'];
     expect(message).toMatchObject({ kind: 'command', type: 'Debit', sagaId: id });

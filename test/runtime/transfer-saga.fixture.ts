@@ -29,7 +29,13 @@ export class CreateTestLedger1760000000001 implements MigrationInterface {
       new Table({
         name: 'test_ledger',
         columns: [
-          { name: 'id', type: 'integer', isPrimary: true, isGenerated: true, generationStrategy: 'increment' },
+          {
+            name: 'id',
+            type: 'integer',
+            isPrimary: true,
+            isGenerated: true,
+            generationStrategy: 'increment',
+          },
           { name: 'sagaId', type: 'varchar', length: '36' },
           { name: 'kind', type: 'varchar', length: '32' },
         ],

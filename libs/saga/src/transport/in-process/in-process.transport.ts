@@ -43,7 +43,10 @@ export class InProcessTransport implements SagaTransport {
     }
   }
 
-  async consume(target: { commandsFor: string } | { repliesFor: string }, handler: BatchHandler): Promise<void> {
+  async consume(
+    target: { commandsFor: string } | { repliesFor: string },
+    handler: BatchHandler,
+  ): Promise<void> {
     const name = 'commandsFor' in target ? `commands:${target.commandsFor}` : `replies:${target.repliesFor}`;
     const queue = this.queue(name);
     queue.handler = handler;
