@@ -14,7 +14,7 @@ import {
 } from './rabbitmq.helpers';
 
 const prefix = uniquePrefix();
-const participants = ['retry', 'throws', 'crash', 'slow'];
+const participants = ['retry', 'throws', 'malformed', 'crash', 'slow'];
 
 describe('RabbitMqTransport redelivery (real broker)', () => {
   let broker: RawBroker;
@@ -22,7 +22,13 @@ describe('RabbitMqTransport redelivery (real broker)', () => {
   const transports: RabbitMqTransport[] = [];
 
   function newTransport(options: Partial<Parameters<typeof rabbitMqTransport>[0]> = {}): RabbitMqTransport {
-    const t = rabbitMqTransport({ url: AMQP_URL, prefix, connectTimeoutMs: 5_000, retryDelayMs: 20, ...options });
+    const t = rabbitMqTransport({
+      url: AMQP_URL,
+      prefix,
+      connectTimeoutMs: 5_000,
+      retryDelayMs: 20,
+      ...options,
+    });
     transports.push(t);
     return t;
   }
@@ -70,8 +76,30 @@ describe('RabbitMqTransport redelivery (real broker)', () => {
 
     await eventually(() => deliveries.filter((d) => d.redelivered).length === 2);
     const ids = messages.map((m) => m.message.messageId).sort();
-    expect(deliveries.filter((d) => !d.redelivered).map((d) => d.message.messageId).sort()).toEqual(ids);
-    expect(deliveries.filter((d) => d.redelivered).map((d) => d.message.messageId).sort()).toEqual(ids);
+    expect(
+      deliveries
+        .filter((d) => !d.redelivered)
+        .map((d) => d.message.messageId)
+        .sort(),
+    ).toEqual(ids);
+    expect(
+      deliveries
+        .filter((d) => d.redelivered)
+        .map((d) => d.message.messageId)
+        .sort(),
+    ).toEqual(ids);
+  });
+
+  it('redelivers a batch whose handler returns the wrong number of dispositions', async () => {
+    const deliveries: IncomingMessage[] = [];
+    await publisher.consume({ commandsFor: 'malformed' }, async (batch) => {
+      deliveries.push(...batch);
+      return batch.every((m) => m.redelivered) ? batch.map(() => ({ kind: 'ack' as const })) : [];
+    });
+    const cmd = command('malformed');
+    await publisher.publish([outgoing(cmd)]);
+    await eventually(() => deliveries.some((d) => d.redelivered));
+    expect(deliveries.map((d) => d.message.messageId)).toEqual([cmd.messageId, cmd.messageId]);
   });
 
   it("redelivers to another consumer when a consumer's connection dies before it acks", async () => {
@@ -93,7 +121,7 @@ describe('RabbitMqTransport redelivery (real broker)', () => {
     await eventually(() => seenByA.length === 1);
     expect(seenByA[0]).toEqual({ message: cmd, redelivered: false });
 
-    socket.destroy();
+    socket.destroy(new Error('simulated crash')); // as ECONNRESET would
     const b = newTransport();
     await b.connect({ participants: ['crash'] });
     const seenByB = new Recorder();

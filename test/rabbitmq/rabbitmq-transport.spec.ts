@@ -16,7 +16,7 @@ import {
 } from './rabbitmq.helpers';
 
 const prefix = uniquePrefix();
-const participants = ['payment', 'shipping', 'inventory', 'batch', 'oversize'];
+const participants = ['payment', 'shipping', 'inventory', 'batch', 'oversize', 'replicated'];
 const services = ['order'];
 
 describe('RabbitMqTransport (real broker)', () => {
@@ -50,7 +50,9 @@ describe('RabbitMqTransport (real broker)', () => {
     await transport.consume({ commandsFor: 'payment' }, payment.handler);
     await transport.consume({ repliesFor: 'order' }, order.handler);
 
-    const cmd = command('payment', { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+    const cmd = command('payment', {
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    });
     const rep = reply('order', { type: 'ChargePayment', payload: { paymentId: 'p-1' } });
     await transport.publish([outgoing(cmd), outgoing(rep)]);
 
@@ -115,6 +117,33 @@ describe('RabbitMqTransport (real broker)', () => {
     await eventually(async () => (await broker.messageCount(`${prefix}.batch.commands`)) === 0);
   });
 
+  it('declares quorum queues when asked, dead-letter queue included', async () => {
+    const t = newTransport({ queueType: 'quorum' });
+    await t.connect({ participants: ['replicated'] });
+    const recorder = new Recorder();
+    await t.consume({ commandsFor: 'replicated' }, async (batch) => {
+      recorder.batches.push(batch);
+      return batch.map(() => ({ kind: 'reject' as const, reason: 'no handler' }));
+    });
+    const cmd = command('replicated');
+    await t.publish([outgoing(cmd)]);
+    const [dead] = await broker.take(`${prefix}.replicated.commands.dlq`, 1);
+    expect(dead.properties.messageId).toBe(cmd.messageId);
+    // A quorum queue refuses a classic redeclaration: proof of its type without the management API.
+    const probe = await RawBroker.open();
+    await expect(
+      probe.channel.assertQueue(`${prefix}.replicated.commands`, {
+        durable: true,
+        arguments: {
+          'x-queue-type': 'classic',
+          'x-dead-letter-exchange': `${prefix}.dlx`,
+          'x-dead-letter-routing-key': `${prefix}.replicated.commands`,
+        },
+      }),
+    ).rejects.toThrow(/inequivalent arg 'x-queue-type'/);
+    await probe.close();
+  });
+
   it('refuses an oversized message with MessageTooLargeError and publishes nothing of the batch', async () => {
     const small = rabbitMqTransport({ url: AMQP_URL, prefix, maxMessageBytes: 1_000 });
     transports.push(small);
@@ -151,6 +180,16 @@ describe('RabbitMqTransport (real broker)', () => {
     await expect(attempt).rejects.toBeInstanceOf(TransportError);
     await expect(attempt).rejects.toThrow(/127\.0\.0\.1:1/);
     await expect(attempt).rejects.not.toThrow(/secret/);
+    await t.close();
+  });
+
+  it('fails connect() at once, naming the cause, when the broker refuses the credentials', async () => {
+    const url = new URL(AMQP_URL);
+    url.password = 'wrong-password';
+    const t = rabbitMqTransport({ url: url.toString(), connectTimeoutMs: 20_000, prefix });
+    const started = Date.now();
+    await expect(t.connect({ participants: [] })).rejects.toThrow(/ACCESS.REFUSED/);
+    expect(Date.now() - started).toBeLessThan(20_000);
     await t.close();
   });
 

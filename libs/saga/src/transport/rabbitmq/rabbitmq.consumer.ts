@@ -122,14 +122,18 @@ export class QueueConsumer {
     this.flushScheduled = false;
     if (this.running || this.pending.length === 0 || this.stopped) return;
     const batch = this.pending.splice(0, this.ctx.prefetch);
-    this.running = this.runBatch(batch).finally(() => {
-      this.running = undefined;
-      // What arrived while the handler ran forms the next batch.
-      if (this.pending.length > 0) this.flush();
-    });
+    this.running = this.runBatch(batch)
+      .catch((err: unknown) =>
+        this.ctx.logger.error(`Batch from ${this.queue.name} failed: ${errorMessage(err)}`),
+      )
+      .finally(() => {
+        this.running = undefined;
+        // What arrived while the handler ran forms the next batch.
+        if (this.pending.length > 0) this.flush();
+      });
   }
 
-  /** Never rejects: every outcome is turned into acks, requeues or dead letters. */
+  /** Turns every outcome into acks, requeues or dead letters. */
   private async runBatch(batch: Delivery[]): Promise<void> {
     let dispositions: Disposition[];
     try {
@@ -148,11 +152,13 @@ export class QueueConsumer {
     }
     const deadLetters: Promise<void>[] = [];
     batch.forEach((d, i) => {
-      const disposition = dispositions[i];
-      if (disposition.kind === 'ack') ack(d);
-      else if (disposition.kind === 'reject')
-        deadLetters.push(this.deadLetter(d.channel, d.msg, disposition.reason));
-      else this.retryLater(d);
+      // Anything but a well-formed ack or reject (a handler bug) is retried rather than lost.
+      const disposition = dispositions[i] as Disposition | undefined;
+      if (disposition?.kind === 'ack') ack(d);
+      else if (disposition?.kind === 'reject') {
+        const reason = String(disposition.reason || 'rejected by the handler');
+        deadLetters.push(this.deadLetter(d.channel, d.msg, reason));
+      } else this.retryLater(d);
     });
     await Promise.all(deadLetters);
   }

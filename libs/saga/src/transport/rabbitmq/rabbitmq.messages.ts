@@ -1,5 +1,4 @@
-import type { ConfirmChannel, Message, Options } from 'amqplib';
-import { TransportError } from '../../errors/saga.errors';
+import type { Message, Options } from 'amqplib';
 import { REQUIRED_ENVELOPE_FIELDS, type MessageKind, type SagaMessage } from '../message';
 import { ORIGINAL_QUEUE_HEADER, REJECT_REASON_HEADER } from './rabbitmq.topology';
 
@@ -33,10 +32,8 @@ export function parseEnvelope(content: Buffer, expected: MessageKind): ParseResu
     return { ok: false, reason: `missing envelope field(s): ${missing.join(', ')}` };
   }
   if (record.kind !== expected) {
-    return {
-      ok: false,
-      reason: `wrong kind: a '${String(record.kind)}' message in a queue of ${expected}s`,
-    };
+    const holds = expected === 'command' ? 'commands' : 'replies';
+    return { ok: false, reason: `wrong kind: a '${String(record.kind)}' message in a queue of ${holds}` };
   }
   return { ok: true, message: parsed as SagaMessage };
 }
@@ -84,47 +81,8 @@ export function messageIdOf(msg: Message): string {
   return typeof id === 'string' && id !== '' ? id : 'unknown';
 }
 
-/**
- * Publishes every message, then waits once for all their confirms. Rejects with `TransportError` if the broker
- * nacks any, the channel closes before all are confirmed, or `timeoutMs` passes (e.g. a blocked connection).
- */
-export async function publishConfirmed(
-  channel: ConfirmChannel,
-  messages: readonly Outgoing[],
-  timeoutMs: number,
-): Promise<void> {
-  const confirms = messages.map(
-    (m) =>
-      new Promise<void>((resolve, reject) => {
-        // publish throws at once when the channel is already closed; the callback reports nack or a later close.
-        channel.publish(m.exchange, m.routingKey, m.content, m.options, (err: unknown) =>
-          err ? reject(asError(err)) : resolve(),
-        );
-      }),
-  );
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no confirm within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([Promise.all(confirms), timeout]);
-  } catch (err) {
-    // Every confirm promise gets a handler through Promise.all, so later rejections are not unhandled.
-    throw new TransportError(
-      `RabbitMQ did not confirm a batch of ${messages.length} message(s): ${errorMessage(err)}. ` +
-        `The messages may or may not have been delivered; publish them again (receivers deduplicate by messageId).`,
-    );
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 function optionalString(value: unknown): string | undefined {

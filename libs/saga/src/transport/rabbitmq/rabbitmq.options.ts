@@ -32,7 +32,9 @@ export interface RabbitMqTransportOptions {
   names?: Partial<RabbitMqTopologyNames>;
   /**
    * Type of the work queues and their dead-letter queues. `quorum` replicates them across a cluster. Changing it
-   * for existing queues fails the declaration (RabbitMQ cannot convert a queue): delete them first. Default `classic`.
+   * for existing queues fails the declaration (RabbitMQ cannot convert a queue): delete them first. Note that
+   * RabbitMQ 4 gives quorum queues a delivery limit (20): a message retried more often is dead-lettered by the
+   * broker, with `x-death` but without the transport's reason header. Default `classic`.
    */
   queueType?: 'classic' | 'quorum';
   /**

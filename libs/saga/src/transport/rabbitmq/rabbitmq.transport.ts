@@ -5,12 +5,13 @@ import { MessageTooLargeError, TransportError } from '../../errors/saga.errors';
 import type { BatchHandler, ConsumerSpec, OutgoingMessage, SagaTransport } from '../transport';
 import { createConnection, redact, withTimeout } from './rabbitmq.connection';
 import { QueueConsumer } from './rabbitmq.consumer';
-import { errorMessage, publishConfirmed, publishOptionsFor, type Outgoing } from './rabbitmq.messages';
+import { errorMessage, publishOptionsFor, type Outgoing } from './rabbitmq.messages';
 import {
   resolveRabbitMqOptions,
   type RabbitMqTransportOptions,
   type ResolvedRabbitMqOptions,
 } from './rabbitmq.options';
+import { ConfirmPublisher } from './rabbitmq.publisher';
 import { RabbitMqTopology, type WorkQueue } from './rabbitmq.topology';
 
 /**
@@ -25,15 +26,16 @@ export class RabbitMqTransport implements SagaTransport {
   private readonly options: ResolvedRabbitMqOptions;
   private readonly topology: RabbitMqTopology;
   private manager?: AmqpConnectionManager;
-  private publisher?: ChannelWrapper;
-  private subscriber?: ChannelWrapper;
-  /** The publisher's channel once its topology is declared; unset while disconnected. */
-  private publishChannel?: ConfirmChannel;
+  private publishing?: ChannelWrapper;
+  private subscribing?: ChannelWrapper;
+  /** Publishes on the publisher's channel once its topology is declared; unset while disconnected. */
+  private confirmPublisher?: ConfirmPublisher;
   private lastSetupError?: unknown;
   /**
    * Queues declared on the publisher channel and declared again after each reconnect: those of `connect(spec)`,
    * plus every destination published to. Declaring a destination's queue before the first publish to it keeps
-   * messages sent before its consumer ever started (the `mandatory` flag would only report them as unroutable).
+   * messages sent before its consumer ever started; the `mandatory` flag alone would only report them as
+   * unroutable. Publishes are mandatory too, which catches a queue deleted after it was declared here.
    */
   private readonly declared = new Map<string, WorkQueue>();
   private readonly consumers: QueueConsumer[] = [];
@@ -71,8 +73,8 @@ export class RabbitMqTransport implements SagaTransport {
         options: publishOptionsFor(message),
       };
     });
-    const channel = this.requirePublishChannel();
-    await this.track(this.publishOn(channel, messages, outgoing));
+    const publisher = this.requirePublisher();
+    await this.track(this.publishOn(publisher, messages, outgoing));
   }
 
   async consume(
@@ -80,7 +82,7 @@ export class RabbitMqTransport implements SagaTransport {
     handler: BatchHandler,
   ): Promise<void> {
     if (this.closing) throw new TransportError('This RabbitMQ transport is closed; create a new one.');
-    if (!this.subscriber) throw new TransportError('RabbitMQ transport: call connect() before consume().');
+    if (!this.subscribing) throw new TransportError('RabbitMQ transport: call connect() before consume().');
     const queue =
       'commandsFor' in target
         ? this.topology.queueFor('command', target.commandsFor)
@@ -95,16 +97,16 @@ export class RabbitMqTransport implements SagaTransport {
       retryDelayMs: this.options.retryDelayMs,
       reconnectDelayMs: this.options.reconnectDelayMs,
       publishConfirmed: (message) =>
-        publishConfirmed(this.requirePublishChannel(), [message], this.options.publishTimeoutMs),
+        this.requirePublisher().publish([message], this.options.publishTimeoutMs),
     });
     this.consumers.push(consumer);
     const setup = (channel: Channel) => this.guardSetup(channel, () => consumer.setup(channel));
     try {
       // Resolves once the consumer is subscribed (when connected), so that an immediate close() is safe.
-      await this.track(this.subscriber.addSetup(setup));
+      await this.track(this.subscribing.addSetup(setup));
     } catch (err) {
       this.consumers.splice(this.consumers.indexOf(consumer), 1);
-      await this.subscriber.removeSetup(setup).catch(() => undefined);
+      await this.subscribing.removeSetup(setup).catch(() => undefined);
       await consumer.stop();
       throw new TransportError(`Could not consume ${queue.name}: ${errorMessage(err)}`);
     }
@@ -118,30 +120,31 @@ export class RabbitMqTransport implements SagaTransport {
   private async open(): Promise<void> {
     const { urls, connectTimeoutMs } = this.options;
     const { manager, lastError } = await createConnection(this.options, this.logger, {
-      onDisconnect: () => (this.publishChannel = undefined),
+      onDisconnect: () => (this.confirmPublisher = undefined),
       isClosing: () => this.closing,
     });
     this.manager = manager;
     try {
       await manager.connect({ timeout: connectTimeoutMs });
-      this.publisher = this.createChannel(manager, 'publisher', true, (channel: ConfirmChannel) =>
+      this.publishing = this.createChannel(manager, 'publisher', true, (channel: ConfirmChannel) =>
         this.setupPublisher(channel),
       );
-      this.subscriber = this.createChannel(manager, 'subscriber', false, async (channel: Channel) => {
+      this.subscribing = this.createChannel(manager, 'subscriber', false, async (channel: Channel) => {
         this.watch(channel);
       });
       await withTimeout(
-        Promise.all([this.publisher.waitForConnect(), this.subscriber.waitForConnect()]),
+        Promise.all([this.publishing.waitForConnect(), this.subscribing.waitForConnect()]),
         connectTimeoutMs,
         'channels not ready',
       );
-      if (!this.publishChannel)
+      if (!this.confirmPublisher)
         throw new Error(`declaring the topology failed: ${errorMessage(this.lastSetupError)}`);
     } catch (err) {
       const closedMeanwhile = this.closed !== undefined;
       this.closing = true;
       await manager.close().catch(() => undefined);
-      if (closedMeanwhile) throw new TransportError('RabbitMQ transport: close() was called during connect().');
+      if (closedMeanwhile)
+        throw new TransportError('RabbitMQ transport: close() was called during connect().');
       const cause = lastError() ?? err;
       throw new TransportError(
         `Could not connect to RabbitMQ at ${urls.map(redact).join(', ')} within ${connectTimeoutMs} ms: ` +
@@ -167,7 +170,7 @@ export class RabbitMqTransport implements SagaTransport {
     await this.guardSetup(channel, async () => {
       await this.topology.declareExchanges(channel);
       for (const queue of [...this.declared.values()]) await this.topology.declareQueue(channel, queue);
-      this.publishChannel = channel;
+      this.confirmPublisher = new ConfirmPublisher(channel);
     });
   }
 
@@ -184,12 +187,16 @@ export class RabbitMqTransport implements SagaTransport {
     }
   }
 
-  private async publishOn(channel: ConfirmChannel, messages: OutgoingMessage[], outgoing: Outgoing[]) {
-    for (const { message } of messages) {
-      const queue = this.topology.queueFor(message.kind, message.destination);
+  private async publishOn(publisher: ConfirmPublisher, messages: OutgoingMessage[], outgoing: Outgoing[]) {
+    const queues = new Map(
+      messages
+        .map(({ message }) => this.topology.queueFor(message.kind, message.destination))
+        .map((q) => [q.name, q]),
+    );
+    for (const queue of queues.values()) {
       if (this.declared.has(queue.name)) continue;
       try {
-        await this.topology.declareQueue(channel, queue);
+        await this.topology.declareQueue(publisher.channel, queue);
       } catch (err) {
         throw new TransportError(
           `Could not declare ${queue.name} before publishing to it: ${errorMessage(err)}`,
@@ -197,11 +204,17 @@ export class RabbitMqTransport implements SagaTransport {
       }
       this.remember(queue);
     }
-    await publishConfirmed(channel, outgoing, this.options.publishTimeoutMs);
+    try {
+      await publisher.publish(outgoing, this.options.publishTimeoutMs);
+    } catch (err) {
+      // Declare them again on the next attempt, in case a queue was deleted since.
+      for (const name of queues.keys()) this.declared.delete(name);
+      throw err;
+    }
   }
 
-  private requirePublishChannel(): ConfirmChannel {
-    if (this.publishChannel) return this.publishChannel;
+  private requirePublisher(): ConfirmPublisher {
+    if (this.confirmPublisher) return this.confirmPublisher;
     if (this.closing) throw new TransportError('This RabbitMQ transport is closed; create a new one.');
     if (!this.manager) throw new TransportError('RabbitMQ transport: call connect() before publish().');
     throw new TransportError('Not connected to RabbitMQ (reconnecting); publish again later.');
@@ -220,7 +233,7 @@ export class RabbitMqTransport implements SagaTransport {
       if (!this.closing) this.logger.warn(`RabbitMQ channel error: ${err.message}`);
     });
     channel.on('close', () => {
-      if (this.publishChannel === channel) this.publishChannel = undefined;
+      if (this.confirmPublisher?.channel === channel) this.confirmPublisher = undefined;
       if (this.closing || this.recoveryTimer) return;
       // amqp-connection-manager replaces channels only when it reconnects. A channel the broker closed while the
       // connection stays up (a declaration conflicting with an existing queue, an ack of an unknown delivery tag)
@@ -264,7 +277,7 @@ export class RabbitMqTransport implements SagaTransport {
     } catch (err) {
       this.logger.warn(`Closing RabbitMQ: ${errorMessage(err)}`);
     }
-    this.publishChannel = undefined;
+    this.confirmPublisher = undefined;
   }
 
   private track<T>(operation: Promise<T>): Promise<T> {
