@@ -65,6 +65,8 @@ export class TransferData {
 export class Flakiness {
   debitFailures = 0;
   debitCalls = 0;
+  /** Credit (the debit's compensation) fails transiently this many times. */
+  creditFailures = 0;
 }
 
 @SagaOrchestration({ name: 'transfer', data: TransferData })
@@ -87,7 +89,7 @@ export class TransferSaga {
   debited(ctx: SagaContext<TransferData>, reply: { debitId: string }): void {
     ctx.data.debitId = reply.debitId;
   }
-  @Compensation('debit', { command: 'Credit' })
+  @Compensation('debit', { command: 'Credit', retry: { attempts: 2, initialDelayMs: 10 } })
   credit(ctx: SagaContext<TransferData>) {
     return { debitId: ctx.data.debitId };
   }
@@ -121,6 +123,10 @@ export class BankParticipant {
 
   @HandleCommand('Credit')
   async credit(_cmd: { debitId: string }, ctx: CommandContext): Promise<void> {
+    if (this.flaky.creditFailures > 0) {
+      this.flaky.creditFailures--;
+      throw new Error('ledger locked');
+    }
     await ctx.manager.insert(LedgerRow, { sagaId: ctx.sagaId, kind: 'credited' });
   }
 }

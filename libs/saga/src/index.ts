@@ -14,6 +14,7 @@ export { SagaManager } from './runtime/saga-manager';
 export type { StartOptions } from './runtime/saga-manager';
 export type { SagaView, SagaHistoryEntry } from './runtime/saga-view';
 export type { SagaQuery } from './persistence/saga-store';
+export { SAGA_STATUSES } from './engine/saga-state';
 export type { SagaStatus, LogPhase, LogOutcome } from './engine/saga-state';
 export type { RetryPolicy } from './definition/saga-definition';
 export {

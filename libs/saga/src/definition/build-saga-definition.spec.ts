@@ -123,14 +123,15 @@ describe('buildSagaDefinition', () => {
       create(): void {}
       @Compensation('create')
       reject(): void {}
-      @Step(2, { participant: 'shipping', pivot: true })
+      @Step(2, { participant: 'shipping', pivot: true, retry: { attempts: 5 } })
       ship(): void {}
       @Step(3, { retry: { maxDelayMs: 1_000 } })
       approve(): void {}
     }
     const definition = buildSagaDefinition(PivotedSaga);
     expect(definition.pivotIndex).toBe(1);
-    expect(definition.steps[1].retry).toEqual(DEFAULT_STEP_RETRY);
+    // The pivot itself is retried per its policy: 'retry.attempts' applies to it.
+    expect(definition.steps[1].retry).toEqual({ ...DEFAULT_STEP_RETRY, attempts: 5 });
     expect(definition.steps[2]).toMatchObject({ pivot: false, afterPivot: true, compensation: undefined });
     expect(definition.steps[2].retry).toEqual({ ...DEFAULT_AFTER_PIVOT_RETRY, maxDelayMs: 1_000 });
   });
@@ -334,7 +335,7 @@ describe('buildSagaDefinition', () => {
         charged(): void {}
       }
       expect(bootError(UnknownReplySaga)).toContain(
-        "UnknownReplySaga.charged is @OnReply('charg') but UnknownReplySaga has no step 'charg'.",
+        "UnknownReplySaga.charged is @OnReply('charg') but UnknownReplySaga has no step 'charg': use the step method's name.",
       );
     });
 
@@ -347,7 +348,8 @@ describe('buildSagaDefinition', () => {
         created(): void {}
       }
       expect(bootError(LocalReplySaga)).toContain(
-        "LocalReplySaga.created is @OnReply('create') but 'create' is a local step: use its return value instead, or give it a participant.",
+        "LocalReplySaga.created is @OnReply('create') but 'create' is a local step, which gets no reply: " +
+          'set ctx.data in the step itself, or give it a participant.',
       );
     });
 
@@ -362,7 +364,7 @@ describe('buildSagaDefinition', () => {
         paid(): void {}
       }
       expect(bootError(TwoRepliesSaga)).toContain(
-        "TwoRepliesSaga has two @OnReply('charge') methods: keep one.",
+        "TwoRepliesSaga.charged and TwoRepliesSaga.paid are both @OnReply('charge'): keep one.",
       );
     });
 
@@ -377,7 +379,6 @@ describe('buildSagaDefinition', () => {
       );
     });
 
-    // BUG: the rule above is not applied to compensations; a local compensation's timeoutMs is silently ignored.
     it('timeoutMs on a local compensation', () => {
       @SagaOrchestration({ name: 'local-comp-timeout' })
       class LocalCompTimeoutSaga {
@@ -388,9 +389,45 @@ describe('buildSagaDefinition', () => {
         @Step(2)
         approve(): void {}
       }
-      expect(bootError(LocalCompTimeoutSaga)).toMatch(
-        /LocalCompTimeoutSaga\.reject: 'timeoutMs' applies to remote/,
+      expect(bootError(LocalCompTimeoutSaga)).toBe(
+        'Invalid saga LocalCompTimeoutSaga:\n' +
+          "  - LocalCompTimeoutSaga.reject: 'timeoutMs' applies to remote compensations only (it sends no command).",
       );
+    });
+
+    it('timeoutMs on the local compensation of a remote step', () => {
+      @SagaOrchestration({ name: 'remote-step-local-comp-timeout' })
+      class RemoteStepLocalCompTimeoutSaga {
+        @Step(1, { participant: 'payment', timeoutMs: 1_000 })
+        charge(): void {}
+        @Compensation('charge', { timeoutMs: 1_000 })
+        refund(): void {}
+        @Step(2)
+        approve(): void {}
+      }
+      expect(bootError(RemoteStepLocalCompTimeoutSaga)).toContain(
+        "RemoteStepLocalCompTimeoutSaga.refund: 'timeoutMs' applies to remote compensations only (it sends no command).",
+      );
+    });
+
+    it('retry.attempts on a step after the pivot', () => {
+      @SagaOrchestration({ name: 'after-pivot-attempts' })
+      class AfterPivotAttemptsSaga {
+        @Step(1, { participant: 'shipping', pivot: true, retry: { attempts: 5 } })
+        ship(): void {}
+        @Step(2, { retry: { attempts: 3, maxDelayMs: 1_000 } })
+        approve(): void {}
+        @Step(3, { participant: 'notification', retry: { attempts: Infinity } })
+        notify(): void {}
+      }
+      const message = bootError(AfterPivotAttemptsSaga);
+      expect(message.split('\n')).toEqual([
+        'Invalid saga AfterPivotAttemptsSaga:',
+        "  - AfterPivotAttemptsSaga.approve is after the pivot: it is retried until it succeeds, so 'retry.attempts' " +
+          'does not apply. Remove it (the delays still do), or move the pivot.',
+        "  - AfterPivotAttemptsSaga.notify is after the pivot: it is retried until it succeeds, so 'retry.attempts' " +
+          'does not apply. Remove it (the delays still do), or move the pivot.',
+      ]);
     });
 
     it('a command without participant', () => {

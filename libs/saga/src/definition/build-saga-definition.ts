@@ -92,13 +92,18 @@ export function buildSagaDefinition(target: Type<unknown>): SagaDefinition {
   for (const r of replyMeta) {
     const step = sorted.find((s) => s.method === r.step);
     if (!step)
-      problems.push(`${cls}.${r.method} is @OnReply('${r.step}') but ${cls} has no step '${r.step}'.`);
+      problems.push(
+        `${cls}.${r.method} is @OnReply('${r.step}') but ${cls} has no step '${r.step}': use the step method's name.`,
+      );
     else if (!step.options.participant) {
       problems.push(
-        `${cls}.${r.method} is @OnReply('${r.step}') but '${r.step}' is a local step: use its return value instead, or give it a participant.`,
+        `${cls}.${r.method} is @OnReply('${r.step}') but '${r.step}' is a local step, which gets no reply: set ctx.data in the step itself, or give it a participant.`,
       );
-    } else if (replies.has(r.step)) problems.push(`${cls} has two @OnReply('${r.step}') methods: keep one.`);
-    else replies.set(r.step, r);
+    } else if (replies.has(r.step)) {
+      problems.push(
+        `${cls}.${replies.get(r.step)!.method} and ${cls}.${r.method} are both @OnReply('${r.step}'): keep one.`,
+      );
+    } else replies.set(r.step, r);
   }
 
   const steps: StepDefinition[] = sorted.map((s, index) => {
@@ -127,6 +132,12 @@ export function buildSagaDefinition(target: Type<unknown>): SagaDefinition {
           command: s.options.command ?? upperFirst(s.method),
         }
       : { kind: 'local' };
+    if (afterPivot && s.options.retry?.attempts !== undefined) {
+      problems.push(
+        `${where} is after the pivot: it is retried until it succeeds, so 'retry.attempts' does not apply. ` +
+          `Remove it (the delays still do), or move the pivot.`,
+      );
+    }
     const retry = policy(
       afterPivot ? DEFAULT_AFTER_PIVOT_RETRY : DEFAULT_STEP_RETRY,
       s.options.retry,
@@ -136,6 +147,11 @@ export function buildSagaDefinition(target: Type<unknown>): SagaDefinition {
     let compensation: CompensationDefinition | undefined;
     if (comp && index < pivotIndex) {
       const participant = comp.options.participant ?? s.options.participant;
+      if (comp.options.timeoutMs !== undefined && !comp.options.command) {
+        problems.push(
+          `${cls}.${comp.method}: 'timeoutMs' applies to remote compensations only (it sends no command).`,
+        );
+      }
       if (comp.options.command && !participant) {
         problems.push(
           `${cls}.${comp.method} sends '${comp.options.command}' but '${s.method}' is local: add { participant: '<name>' }.`,

@@ -1,6 +1,6 @@
 import type { RetryPolicy } from './saga-definition';
 
-/** A step's action: 3 attempts, 100 ms then 200 ms apart (±20 %). */
+/** A step's action: 3 attempts, 100 ms then 200 ms apart (each up to 20 % shorter, at random). */
 export const DEFAULT_STEP_RETRY: RetryPolicy = {
   attempts: 3,
   initialDelayMs: 100,

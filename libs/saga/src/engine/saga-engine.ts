@@ -31,27 +31,51 @@ export function initialState(definition: SagaDefinition, now: number): SagaState
     phase: 'invoke',
     attempt: 0,
     awaiting: false,
+    inDoubt: false,
     wakeAt: null,
     deadlineAt: definition.deadlineMs === undefined ? null : now + definition.deadlineMs,
     lastError: null,
   };
 }
 
-/** True when a reply for (step, phase, attempt) is the one the saga is waiting for. */
-export function isAwaited(
+/**
+ * True when the outcome of (step, phase, attempt) is one the saga takes: the awaited attempt's, or — for a
+ * success — that of an earlier attempt which timed out (its command took effect after all: no need to retry).
+ */
+export function acceptsOutcome(
   definition: SagaDefinition,
   state: SagaState,
   step: string,
   phase: StepPhase,
   attempt: number,
+  succeeded: boolean,
 ): boolean {
-  return (
-    !isTerminal(state.status) &&
-    state.awaiting &&
-    definition.steps[state.stepIndex]?.name === step &&
-    state.phase === phase &&
-    state.attempt === attempt
-  );
+  if (isTerminal(state.status) || definition.steps[state.stepIndex]?.name !== step || state.phase !== phase) {
+    return false;
+  }
+  if (state.awaiting && state.attempt === attempt) return true;
+  return succeeded && state.inDoubt && attempt <= state.attempt;
+}
+
+/**
+ * When the timer sweep must look at the saga again: its wake-up time, and its deadline while the deadline can
+ * still act (not while the pivot is in flight or in doubt). Null for finished sagas.
+ */
+export function dueAt(definition: SagaDefinition, state: SagaState): number | null {
+  if (state.status !== 'RUNNING' && state.status !== 'COMPENSATING') return null;
+  const deadline = state.deadlineAt !== null && canCompensate(definition, state) ? state.deadlineAt : null;
+  const times = [state.wakeAt, deadline].filter((t): t is number => t !== null);
+  return times.length > 0 ? Math.min(...times) : null;
+}
+
+/**
+ * Compensation is possible while running and before the pivot — or at the pivot while it is certainly not
+ * taking effect (waiting for a retry after a plain failure). An in-flight pivot may commit: it is waited for.
+ */
+function canCompensate(definition: SagaDefinition, state: SagaState): boolean {
+  const { status, stepIndex, phase, awaiting, inDoubt } = state;
+  if (status !== 'RUNNING' || phase !== 'invoke') return false;
+  return stepIndex < definition.pivotIndex || (stepIndex === definition.pivotIndex && !awaiting && !inDoubt);
 }
 
 /** The single pure transition function of the saga state machine. */
@@ -94,14 +118,14 @@ class Machine {
   }
 
   succeeded(step: string, phase: StepPhase, attempt: number): Transition {
-    if (!isAwaited(this.def, this.state, step, phase, attempt))
+    if (!acceptsOutcome(this.def, this.state, step, phase, attempt, true))
       return this.ignore(this.staleReason(step, phase, attempt));
-    this.record(this.outcomePhase(), 'succeeded');
+    this.record(this.outcomePhase(), 'succeeded', null, attempt);
     return this.advance().done();
   }
 
   failed(step: string, phase: StepPhase, attempt: number, failure: FailureInfo): Transition {
-    if (!isAwaited(this.def, this.state, step, phase, attempt))
+    if (!acceptsOutcome(this.def, this.state, step, phase, attempt, false))
       return this.ignore(this.staleReason(step, phase, attempt));
     return this.fail(failure, 'failed').done();
   }
@@ -118,7 +142,7 @@ class Machine {
           message: `deadline passed at ${new Date(deadlineAt).toISOString()}`,
           transient: false,
         },
-        awaiting,
+        awaiting || this.state.inDoubt,
       ).done();
     }
     if (wakeAt === null || now < wakeAt) return this.ignore('nothing is due yet');
@@ -137,24 +161,24 @@ class Machine {
     switch (action) {
       case 'retry':
         if (status === 'COMPENSATION_FAILED') this.state = { ...this.state, status: 'COMPENSATING' };
-        this.record('operator', 'retried', detail);
+        this.record(this.operatorPhase(), 'retried', detail);
         return this.issue(this.state.stepIndex, this.state.phase, this.state.attempt + 1).done();
       case 'resolve':
         if (status === 'COMPENSATION_FAILED') this.state = { ...this.state, status: 'COMPENSATING' };
-        this.record('operator', 'resolved', detail);
+        this.record(this.operatorPhase(), 'resolved', detail);
         return this.advance().done();
       case 'abort':
         if (!this.canCompensate()) {
           return this.reject(
             status === 'RUNNING'
-              ? 'it has passed its pivot step: it can only go forward'
+              ? 'its pivot step has succeeded or may be taking effect: it can only go forward'
               : `it is already ${status}`,
           );
         }
-        this.record('operator', 'aborted', detail);
+        this.record(this.operatorPhase(), 'aborted', detail);
         return this.compensate(
           { name: 'SagaAborted', message: reason ?? 'aborted by an operator', transient: false },
-          this.state.awaiting,
+          this.state.awaiting || this.state.inDoubt,
         ).done();
     }
   }
@@ -177,14 +201,19 @@ class Machine {
     const step = this.current();
     const { phase, attempt } = this.state;
     const retry = phase === 'invoke' ? step.retry : step.compensation!.retry;
+    const timedOut = outcome === 'timed-out';
+    const logPhase = !timedOut ? this.outcomePhase() : phase === 'invoke' ? 'timeout' : 'compensate-timeout';
+    const inDoubt = this.state.inDoubt || timedOut;
     const mayRetry = step.afterPivot || phase === 'compensate' || failure.transient;
-    if (mayRetry && (step.afterPivot || attempt < retry.attempts)) {
+    // A pivot that may have taken effect cannot be given up (it has no compensation): retry until a definite reply.
+    const forward = step.afterPivot || (step.pivot && phase === 'invoke' && inDoubt);
+    if (mayRetry && (forward || attempt < retry.attempts)) {
       const retryAt = this.env.now + backoffDelay(retry, attempt, this.env.random);
-      this.record(this.outcomePhase(), outcome, { ...failure, retryAt });
-      this.state = { ...this.state, awaiting: false, wakeAt: retryAt, lastError: failure };
+      this.record(logPhase, outcome, { ...failure, retryAt });
+      this.state = { ...this.state, awaiting: false, inDoubt, wakeAt: retryAt, lastError: failure };
       return this;
     }
-    this.record(this.outcomePhase(), outcome, { ...failure });
+    this.record(logPhase, outcome, { ...failure });
     if (phase === 'compensate') {
       this.state = {
         ...this.state,
@@ -196,7 +225,7 @@ class Machine {
       return this;
     }
     // A timed-out remote step may still take effect: compensate it too (compensations must tolerate "nothing to undo").
-    return this.compensate(failure, outcome === 'timed-out');
+    return this.compensate(failure, inDoubt);
   }
 
   /** Starts compensating, from the current step (when its effect may exist) or the one before it. */
@@ -225,12 +254,14 @@ class Machine {
     const target = phase === 'invoke' ? step.target : step.compensation!.target;
     const timeoutMs = phase === 'invoke' ? step.timeoutMs : step.compensation!.timeoutMs;
     const remote = target.kind === 'remote';
+    const sameAction = stepIndex === this.state.stepIndex && phase === this.state.phase;
     this.state = {
       ...this.state,
       stepIndex,
       phase,
       attempt,
       awaiting: true,
+      inDoubt: sameAction && this.state.inDoubt,
       wakeAt: remote && timeoutMs !== undefined ? this.env.now + timeoutMs : null,
     };
     if (remote) this.record(phase, 'sent');
@@ -244,10 +275,13 @@ class Machine {
     return this.def.steps[this.state.stepIndex];
   }
 
-  /** Compensation is possible while running and before the pivot has succeeded. */
   private canCompensate(): boolean {
-    const { status, stepIndex, phase } = this.state;
-    return status === 'RUNNING' && phase === 'invoke' && stepIndex <= this.def.pivotIndex;
+    return canCompensate(this.def, this.state);
+  }
+
+  /** Operator actions on a compensation get their own log phase, so they never collide with the action's. */
+  private operatorPhase(): LogPhase {
+    return this.state.phase === 'compensate' ? 'compensate-operator' : 'operator';
   }
 
   private currentTimeoutMs(): number | undefined {
@@ -268,9 +302,9 @@ class Machine {
     phase: LogPhase,
     outcome: StepLogEntry['outcome'],
     detail: StepLogEntry['detail'] = null,
+    attempt = this.state.attempt,
   ): void {
-    const step = this.current().name;
-    this.log.push({ step, phase, attempt: this.state.attempt, outcome, detail, at: this.env.now });
+    this.log.push({ step: this.current().name, phase, attempt, outcome, detail, at: this.env.now });
   }
 
   private staleReason(step: string, phase: StepPhase, attempt: number): string {

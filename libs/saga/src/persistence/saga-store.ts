@@ -11,6 +11,8 @@ export interface SagaInstanceRecord {
   currentStep: string;
   /** The saga's data, as the steps left it. */
   data: Record<string, unknown>;
+  /** When the timer sweep must look at the saga again (retry, reply timeout, deadline); null when finished. */
+  dueAt: number | null;
   /** Optimistic lock: incremented by every update. */
   version: number;
   /** Caller-chosen key that makes `start` idempotent; null when none was given. */

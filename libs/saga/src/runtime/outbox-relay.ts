@@ -20,7 +20,8 @@ export interface CommittedMessage extends OutboxRecord {
 export class OutboxRelay {
   private readonly logger = new Logger(OutboxRelay.name);
   private pending: CommittedMessage[] = [];
-  private flushing: Promise<void> | null = null;
+  /** Batches being published: a few at once, so one slow confirm (or in-process handler) does not stall the rest. */
+  private readonly flushing = new Set<Promise<unknown>>();
   private sweeping: Promise<void> | null = null;
   private stopped = false;
 
@@ -34,7 +35,7 @@ export class OutboxRelay {
   enqueue(rows: CommittedMessage[]): void {
     if (rows.length === 0 || this.stopped) return;
     this.pending.push(...rows);
-    this.flushing ??= this.flush().finally(() => (this.flushing = null));
+    this.flush();
   }
 
   /** Publishes rows that stayed unsent; returns how many were published. */
@@ -56,13 +57,20 @@ export class OutboxRelay {
   /** Stops taking new rows and waits for the publishing in progress. Rows not yet published stay in the table. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.allSettled([this.flushing, this.sweeping]);
+    while (this.flushing.size > 0 || this.sweeping)
+      await Promise.allSettled([...this.flushing, this.sweeping]);
   }
 
-  private async flush(): Promise<void> {
-    while (this.pending.length > 0 && !this.stopped) {
-      const batch = this.pending.splice(0, this.options.relay.batchSize);
-      await this.publish(batch);
+  /** Starts publishing pending rows, up to `relay.concurrency` batches at once; each finished batch starts the next. */
+  private flush(): void {
+    const { batchSize, concurrency } = this.options.relay;
+    while (this.pending.length > 0 && this.flushing.size < concurrency && !this.stopped) {
+      const batch = this.pending.splice(0, batchSize);
+      const run: Promise<unknown> = this.publish(batch).finally(() => {
+        this.flushing.delete(run);
+        this.flush();
+      });
+      this.flushing.add(run);
     }
   }
 

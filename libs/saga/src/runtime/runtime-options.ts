@@ -4,7 +4,13 @@ import type { SagaModuleOptions } from '../saga-module.options';
 export class SagaRuntimeOptions {
   readonly service: string;
   readonly consume: boolean;
-  readonly relay: { batchSize: number; sweepIntervalMs: number; sweepAfterMs: number; leaseMs: number };
+  readonly relay: {
+    batchSize: number;
+    concurrency: number;
+    sweepIntervalMs: number;
+    sweepAfterMs: number;
+    leaseMs: number;
+  };
   readonly timerIntervalMs: number;
   readonly retention: { sentOutboxMs: number; inboxMs: number; finishedSagasMs?: number; intervalMs: number };
 
@@ -13,6 +19,7 @@ export class SagaRuntimeOptions {
     this.consume = options.consume ?? true;
     this.relay = {
       batchSize: options.relay?.batchSize ?? 256,
+      concurrency: options.relay?.concurrency ?? 4,
       sweepIntervalMs: options.relay?.sweepIntervalMs ?? 1_000,
       sweepAfterMs: options.relay?.sweepAfterMs ?? 5_000,
       leaseMs: 30_000,

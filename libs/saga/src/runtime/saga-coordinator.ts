@@ -67,6 +67,7 @@ export class SagaCoordinator {
           definitionVersion: saga.definition.version,
           state: initialState(saga.definition, now),
           currentStep: saga.definition.steps[0].name,
+          dueAt: null,
           data,
           version: 0,
           idempotencyKey: idempotencyKey ?? null,

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { StepDefinition } from '../definition/saga-definition';
 import { SagaConcurrencyError, StepFailure } from '../errors/saga.errors';
-import { acceptsOutcome, transition } from '../engine/saga-engine';
+import { acceptsOutcome, dueAt, transition } from '../engine/saga-engine';
 import type { EngineEnv, Transition } from '../engine/saga-engine';
 import type { ExecuteAction, SagaEvent } from '../engine/saga-event';
 import type { StepLogEntry } from '../engine/saga-state';
@@ -80,6 +80,7 @@ export class SagaProcessor {
       ...record,
       state: t.state,
       currentStep: definition.steps[t.state.stepIndex].name,
+      dueAt: dueAt(definition, t.state),
       data,
       version: record.version + 1,
       updatedAt: env.now,

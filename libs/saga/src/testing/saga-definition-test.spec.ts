@@ -14,6 +14,18 @@ class TransferSaga {
   record(): void {}
 }
 
+/** `TransferSaga` whose debit times out after 1 s. */
+@SagaOrchestration({ name: 'timed-transfer' })
+class TimedTransferSaga {
+  @Step(1, { participant: 'accounts', command: 'Debit', timeoutMs: 1_000 })
+  debit(): void {}
+  @Compensation('debit', { command: 'Credit' })
+  refund(): void {}
+
+  @Step(2)
+  record(): void {}
+}
+
 describe('sagaDefinitionTest', () => {
   it('drives a saga with a fluent API', () => {
     const t = sagaDefinitionTest(TransferSaga).start();
@@ -55,9 +67,29 @@ describe('sagaDefinitionTest', () => {
     expect(() => t.succeed()).toThrow(/No action is awaited \(RUNNING at debit\/invoke#1/);
   });
 
+  it('says when the current attempt is in doubt (it timed out)', () => {
+    const t = sagaDefinitionTest(TimedTransferSaga).start().wake();
+    expect(() => t.succeed()).toThrow(
+      'No action is awaited (RUNNING at debit/invoke#1, in doubt, wakeAt 1700000001100): pass { step, phase, attempt }.',
+    );
+  });
+
+  it('replies to an earlier attempt when given one: a timed-out attempt that took effect after all', () => {
+    const t = sagaDefinitionTest(TimedTransferSaga).start().wake().wake();
+    t.expectCommand('debit', { attempt: 2 }).and().succeed({ step: 'debit', phase: 'invoke', attempt: 1 });
+    t.expectExecute('record', 'invoke', 1);
+    expect(t.trail()).toEqual([
+      'debit invoke#1 sent',
+      'debit timeout#1 timed-out',
+      'debit invoke#2 sent',
+      'debit reply#1 succeeded',
+    ]);
+  });
+
   it('detects two step log entries with the same (step, phase, attempt)', () => {
     const entry: StepLogEntry = { step: 'debit', phase: 'operator', attempt: 1, outcome: 'aborted', at: 0 };
     expect(() => assertUniqueStepLog([entry, { ...entry, phase: 'invoke' }])).not.toThrow();
+    expect(() => assertUniqueStepLog([entry, { ...entry, phase: 'compensate-operator' }])).not.toThrow();
     expect(() => assertUniqueStepLog([entry, { ...entry, outcome: 'resolved' }])).toThrow(
       'The step log has two entries for debit/operator#1 (aborted, then resolved)',
     );

@@ -85,12 +85,15 @@ export class SagaDefinitionTest {
     return this.apply({ type: 'start' });
   }
 
-  /** The awaited action (or `of`) succeeded: a local step returned, or a success reply arrived. */
+  /**
+   * The awaited action (or `of`) succeeded: a local step returned, or a success reply arrived. `of` may name an
+   * earlier attempt, e.g. one that timed out but took effect after all.
+   */
   succeed(of?: ActionRef): this {
     return this.apply({ type: 'succeeded', ...(of ?? this.awaited()) });
   }
 
-  /** The awaited action (or `of`) failed. Default: a business failure (`transient: false`). */
+  /** The awaited action (or `of`, e.g. an earlier attempt) failed. Default: a business failure (`transient: false`). */
   fail(failure: Partial<FailureInfo> = {}, of?: ActionRef): this {
     const info: FailureInfo = { name: 'StepFailure', message: 'failed', transient: false, ...failure };
     return this.apply({ type: 'failed', ...(of ?? this.awaited()), failure: info });
@@ -194,8 +197,9 @@ export class SagaDefinitionTest {
   }
 
   private describeState(): string {
-    const { status, stepIndex, phase, attempt, wakeAt } = this.current;
-    return `${status} at ${this.definition.steps[stepIndex]?.name}/${phase}#${attempt}, wakeAt ${wakeAt}`;
+    const { status, stepIndex, phase, attempt, inDoubt, wakeAt } = this.current;
+    const doubt = inDoubt ? ', in doubt' : '';
+    return `${status} at ${this.definition.steps[stepIndex]?.name}/${phase}#${attempt}${doubt}, wakeAt ${wakeAt}`;
   }
 }
 

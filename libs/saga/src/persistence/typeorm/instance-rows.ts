@@ -1,4 +1,4 @@
-import type { SagaState, SagaStatus } from '../../engine/saga-state';
+import type { SagaStatus } from '../../engine/saga-state';
 import type { FailureInfo, StepPhase } from '../../transport/message';
 import type { SagaInstanceRecord } from '../saga-store';
 import { bool, json, num, numOrNull, str, type Row } from './saga-sql';
@@ -12,6 +12,7 @@ export const INSTANCE_COLUMNS = [
   'phase',
   'attempt',
   'awaiting',
+  'in_doubt',
   'wake_at',
   'deadline_at',
   'due_at',
@@ -32,21 +33,15 @@ export function instanceValues(record: SagaInstanceRecord): unknown[] {
     state.phase,
     state.attempt,
     state.awaiting,
+    state.inDoubt,
     state.wakeAt,
     state.deadlineAt,
-    dueAt(state),
+    record.dueAt,
     JSON.stringify(record.data),
     state.lastError ? JSON.stringify(state.lastError) : null,
     record.version,
     record.updatedAt,
   ];
-}
-
-/** When the timer sweep must look at the saga again: the earlier of its wake-up and its deadline, while it runs. */
-export function dueAt(state: SagaState): number | null {
-  if (state.status !== 'RUNNING' && state.status !== 'COMPENSATING') return null;
-  const times = [state.wakeAt, state.deadlineAt].filter((t): t is number => t !== null);
-  return times.length > 0 ? Math.min(...times) : null;
 }
 
 export function toInstance(row: Row): SagaInstanceRecord {
@@ -60,11 +55,13 @@ export function toInstance(row: Row): SagaInstanceRecord {
       phase: str(row.phase) as StepPhase,
       attempt: num(row.attempt),
       awaiting: bool(row.awaiting),
+      inDoubt: bool(row.in_doubt),
       wakeAt: numOrNull(row.wake_at),
       deadlineAt: numOrNull(row.deadline_at),
       lastError: json<FailureInfo>(row.last_error),
     },
     currentStep: str(row.current_step),
+    dueAt: numOrNull(row.due_at),
     data: json<Record<string, unknown>>(row.data) ?? {},
     version: num(row.version),
     idempotencyKey:

@@ -44,6 +44,7 @@ export interface SagaInstanceEntity {
   phase: string;
   attempt: number;
   awaiting: boolean;
+  inDoubt: boolean;
   wakeAt: number | null;
   deadlineAt: number | null;
   /** min(wakeAt, deadlineAt) while RUNNING or COMPENSATING, null otherwise: what the timer sweep queries. */
@@ -128,6 +129,7 @@ function buildSagaEntities(idType: SagaIdColumnType) {
       phase: { type: 'varchar', length: 16 },
       attempt: { type: 'int' },
       awaiting: { type: 'boolean' },
+      inDoubt: { name: 'in_doubt', type: 'boolean' },
       wakeAt: { name: 'wake_at', ...nullableEpochMs },
       deadlineAt: { name: 'deadline_at', ...nullableEpochMs },
       dueAt: { name: 'due_at', ...nullableEpochMs },

@@ -111,8 +111,10 @@ export class TypeOrmSagaStore implements SagaStore {
   }
 
   async findDue(manager: EntityManager, now: number, limit: number): Promise<string[]> {
-    // due_at is null unless the saga is RUNNING or COMPENSATING: terminal sagas never match.
-    const sql = this.sql.compile('SELECT id FROM {instance} WHERE due_at <= ? ORDER BY due_at LIMIT ?');
+    // The runtime sets due_at to null when a saga finishes; the status check guards against a stale value.
+    const sql = this.sql.compile(
+      "SELECT id FROM {instance} WHERE due_at <= ? AND status IN ('RUNNING', 'COMPENSATING') ORDER BY due_at LIMIT ?",
+    );
     const { rows } = await execute(manager, sql, [now, limit]);
     return rows.map((row) => str(row.id));
   }

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { TransportError } from '../../errors/saga.errors';
 import type { SagaMessage } from '../message';
 import type {
   BatchHandler,
@@ -11,14 +12,23 @@ import type {
 
 interface Queue {
   handler?: BatchHandler;
-  ready: IncomingMessage[];
+  ready: Pending[];
   running: boolean;
+}
+
+/** A message on its way: settled when a handler acknowledged or dead-lettered it. */
+interface Pending {
+  incoming: IncomingMessage;
+  settle: () => void;
+  fail: (error: Error) => void;
 }
 
 /**
  * Moves messages between the coordinator and the participants of one process (a monolith, a test).
  * Delivery is asynchronous and batched like a broker's; `retry` redelivers after a short delay and
- * `reject` keeps the message in `deadLetters`. Nothing survives the process: the outbox covers that.
+ * `reject` keeps the message in `deadLetters`. Nothing is held only in memory: `publish` resolves when the
+ * receivers have committed (acknowledged) the messages, so the outbox marks a row sent only then, and a crash
+ * before that leaves it for the sweep. Publishing to a destination nobody consumes fails (the row stays unsent).
  */
 export class InProcessTransport implements SagaTransport {
   readonly name = 'in-process';
@@ -27,7 +37,8 @@ export class InProcessTransport implements SagaTransport {
   private readonly logger = new Logger(InProcessTransport.name);
   private readonly queues = new Map<string, Queue>();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Messages waiting to be redelivered, by their timer. */
+  private readonly timers = new Map<NodeJS.Timeout, Pending>();
   private closed = false;
 
   constructor(private readonly options: { batchSize?: number; retryDelayMs?: number } = {}) {}
@@ -37,10 +48,24 @@ export class InProcessTransport implements SagaTransport {
   }
 
   async publish(messages: OutgoingMessage[]): Promise<void> {
-    for (const { message, body } of messages) {
-      // Parse the body as a broker consumer would: handlers never share objects with the sender.
-      this.deliver(queueName(message), { message: JSON.parse(body) as SagaMessage, redelivered: false });
+    if (this.closed) throw new TransportError('The in-process transport is closed.');
+    const missing = messages
+      .map((m) => queueName(m.message))
+      .filter((name) => !this.queues.get(name)?.handler);
+    if (missing.length > 0) {
+      throw new TransportError(
+        `No consumer for ${[...new Set(missing)].join(', ')} yet: the outbox keeps the messages.`,
+      );
     }
+    const settled = messages.map(
+      ({ message, body }) =>
+        new Promise<void>((settle, fail) => {
+          // Parse the body as a broker consumer would: handlers never share objects with the sender.
+          const incoming = { message: JSON.parse(body) as SagaMessage, redelivered: false };
+          this.deliver(queueName(message), { incoming, settle, fail });
+        }),
+    );
+    await Promise.all(settled);
   }
 
   async consume(
@@ -55,14 +80,20 @@ export class InProcessTransport implements SagaTransport {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    for (const timer of this.timers.keys()) clearTimeout(timer);
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    const abandoned = [
+      ...this.timers.values(),
+      ...[...this.queues.values()].flatMap((q) => q.ready.splice(0)),
+    ];
+    this.timers.clear();
+    for (const pending of abandoned)
+      pending.fail(new TransportError('The in-process transport closed first.'));
   }
 
-  private deliver(name: string, incoming: IncomingMessage): void {
+  private deliver(name: string, pending: Pending): void {
     const queue = this.queue(name);
-    queue.ready.push(incoming);
+    queue.ready.push(pending);
     this.drain(queue);
   }
 
@@ -90,29 +121,30 @@ export class InProcessTransport implements SagaTransport {
     const batch = queue.ready.splice(0, this.options.batchSize ?? 64);
     let dispositions: Disposition[];
     try {
-      dispositions = await queue.handler!(batch);
+      dispositions = await queue.handler!(batch.map((p) => p.incoming));
     } catch (error) {
       this.logger.warn(`Handler failed for a batch of ${batch.length}; redelivering: ${String(error)}`);
       dispositions = batch.map(() => ({ kind: 'retry' }));
     }
-    batch.forEach((incoming, i) => {
+    batch.forEach((pending, i) => {
       const disposition = dispositions[i] ?? { kind: 'retry' };
-      if (disposition.kind === 'retry') this.redeliverLater(queue, incoming);
+      if (disposition.kind === 'retry') return this.redeliverLater(queue, pending);
       if (disposition.kind === 'reject') {
-        this.deadLetters.push({ message: incoming.message, reason: disposition.reason });
-        this.logger.warn(`Message ${incoming.message.messageId} dead-lettered: ${disposition.reason}`);
+        const { message } = pending.incoming;
+        this.deadLetters.push({ message, reason: disposition.reason });
+        this.logger.warn(`Message ${message.messageId} dead-lettered: ${disposition.reason}`);
       }
+      pending.settle();
     });
   }
 
-  private redeliverLater(queue: Queue, incoming: IncomingMessage): void {
-    if (this.closed) return;
+  private redeliverLater(queue: Queue, pending: Pending): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      queue.ready.push({ ...incoming, redelivered: true });
+      queue.ready.push({ ...pending, incoming: { ...pending.incoming, redelivered: true } });
       this.drain(queue);
     }, this.options.retryDelayMs ?? 50);
-    this.timers.add(timer);
+    this.timers.set(timer, pending);
   }
 }
 

@@ -51,6 +51,7 @@ export class CreateSagaTables1760000000000 implements MigrationInterface {
           varchar('phase', 16),
           { name: 'attempt', type: 'integer' },
           { name: 'awaiting', type: 'boolean' },
+          { name: 'in_doubt', type: 'boolean' },
           epochMs('wake_at', true),
           epochMs('deadline_at', true),
           epochMs('due_at', true),
