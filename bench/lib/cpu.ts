@@ -43,6 +43,22 @@ export function cpuSecondsByPid(pids: Iterable<number>): Map<number, number> {
   return out;
 }
 
+/** CPU seconds and command name of every process on the host (to explain the "other" CPU of a window). */
+export function allProcessCpu(): Map<number, { comm: string; seconds: number }> {
+  const out = new Map<number, { comm: string; seconds: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const seconds = cpuSeconds(Number(entry));
+    if (seconds === undefined) continue;
+    try {
+      out.set(Number(entry), { comm: readFileSync(`/proc/${entry}/comm`, 'utf8').trim(), seconds });
+    } catch {
+      // the process exited while we were scanning
+    }
+  }
+  return out;
+}
+
 /** Pids of the processes whose /proc/<pid>/comm is `comm` (e.g. `beam.smp` for RabbitMQ). */
 export function pidsByComm(comm: string): number[] {
   const pids: number[] = [];

@@ -37,19 +37,24 @@ export async function ensureDatabase(name: string): Promise<void> {
   });
 }
 
+/** See forcePgStatsFlush; exported for services whose pool is not a pg Pool (one query per connection). */
+export const FLUSH_QUERY = 'SELECT pg_stat_force_next_flush() FROM (SELECT 1 FROM pg_namespace LIMIT 1) s';
+
 /**
  * PostgreSQL 15 backends flush their statistics to shared memory at most once a second while busy, and an idle
  * backend that flushed recently waits up to 10 s (PGSTAT_IDLE_INTERVAL) before flushing again: reading
  * pg_stat_database right after a burst misses transactions. `pg_stat_force_next_flush()` makes the calling
- * backend flush when it goes idle, which happens before the query's result reaches us. So we run it once on
- * every connection of the pool (the pool must be quiet), and return how many we ran: each is itself one
- * committed transaction, which the runner subtracts.
+ * backend flush when it goes idle, which happens before the query's result reaches us. A backend with no pending
+ * relation statistics skips the flush entirely (its transaction counter stays local), so the query also scans a
+ * catalog table (one row of pg_namespace) to make sure something is pending. We run it once on every connection
+ * of the pool (the pool must be quiet) and return how many we ran: each is itself one committed transaction,
+ * which the runner subtracts.
  */
 export async function forcePgStatsFlush(pool: Pool): Promise<number> {
   const n = pool.totalCount;
   const clients = await Promise.all(Array.from({ length: n }, () => pool.connect()));
   try {
-    await Promise.all(clients.map((c) => c.query('SELECT pg_stat_force_next_flush()')));
+    await Promise.all(clients.map((c) => c.query(FLUSH_QUERY)));
   } finally {
     for (const c of clients) c.release();
   }

@@ -60,11 +60,15 @@ export function formatReport(rows: ResultRow[]): string {
     .filter((r) => r.counters.sessionsOpened > 0)
     .map(
       (r) =>
-        `note: ${r.variant} c=${r.concurrency}: ${r.counters.sessionsOpened} connections opened in the window`,
+        `note: ${r.variant} c=${r.concurrency}: ${r.counters.sessionsOpened} connection(s) opened in the window`,
     );
-  const noisy = rows.filter((r) => r.cpuSeconds.other > 0.1 * r.seconds);
-  if (noisy.length)
-    notes.push('note: other processes used CPU during some windows (column "other"): figures are noisy');
+  // More than 0.15 of a core busy elsewhere (the kernel and idle daemons account for less than that here).
+  for (const r of rows.filter((row) => row.cpuSeconds.other > 0.15 * row.seconds)) {
+    const top = r.otherTop.map((p) => `${p.comm} ${p.seconds}`).join(', ') || 'short-lived processes';
+    notes.push(
+      `note: ${r.variant} c=${r.concurrency}: other processes used ${r.cpuSeconds.other} CPU s (${top}): noisy`,
+    );
+  }
   const cpuTitle =
     'CPU seconds used in the measured window (user+sys; "other" = busy CPU of everything else)';
   return `${main}\n\n${cpuTitle}:\n${cpu}\n${notes.map((n) => `${n}\n`).join('')}`;

@@ -1,6 +1,6 @@
 import { deleteQueues, purgeQueues } from './broker';
 import type { ServiceStats } from './control';
-import { cpuDelta, cpuSecondsByPid, machineBusySeconds, pidsByComm } from './cpu';
+import { allProcessCpu, cpuDelta, cpuSecondsByPid, machineBusySeconds, pidsByComm } from './cpu';
 import type { LoadResult } from './load';
 import { backendPids, readDbStats, type DbStats } from './pg-stats';
 import { spawnService, type ServiceHandle, type StopResult } from './process';
@@ -59,6 +59,8 @@ export interface ResultRow extends LoadResult {
     sessionsOpened: number;
     byService: Record<string, Omit<ServiceStats, 'pgStatsFlushed'>>;
   };
+  /** The processes outside the variant that used the most CPU in the window (what "other" is made of). */
+  otherTop: { pid: number; comm: string; seconds: number }[];
 }
 
 export interface VariantRun {
@@ -76,6 +78,8 @@ interface CpuReading {
   postgres: Map<number, number>;
   rabbitmq: Map<number, number>;
   machine: number;
+  all: Map<number, { comm: string; seconds: number }>;
+  servicePids: number[];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -102,6 +106,8 @@ async function readCpu(services: ServiceHandle[], databases: string[]): Promise<
     postgres: cpuSecondsByPid(await backendPids(databases)),
     rabbitmq: cpuSecondsByPid(pidsByComm('beam.smp')),
     machine: machineBusySeconds(),
+    all: allProcessCpu(),
+    servicePids: services.map((s) => s.pid),
   };
 }
 
@@ -127,6 +133,13 @@ function buildRow(
   // Busy CPU of everything else on the host (other users' builds, tests): a noise indicator, not our cost.
   const ours = Object.entries(cpuSeconds).reduce((n, [k, v]) => (k === 'machine' ? n : n + v), 0);
   cpuSeconds.other = round(Math.max(0, cpuSeconds.machine - ours));
+  const known = new Set([...u1.servicePids, ...u1.postgres.keys(), ...u1.rabbitmq.keys(), process.pid]);
+  const otherTop = [...u1.all]
+    .filter(([pid]) => !known.has(pid))
+    .map(([pid, p]) => ({ pid, comm: p.comm, seconds: round(p.seconds - (u0.all.get(pid)?.seconds ?? 0)) }))
+    .filter((p) => p.seconds > 0)
+    .sort((a, b) => b.seconds - a.seconds)
+    .slice(0, 5);
 
   const xactCommitByDb: Record<string, number> = {};
   let commits = 0;
@@ -163,6 +176,7 @@ function buildRow(
     messagesPerSaga: perSaga(total.published, result.count),
     consumedPerSaga: perSaga(total.consumed, result.count),
     counters: { xactCommitByDb, flushQueriesSubtracted, sessionsOpened, byService },
+    otherTop,
   };
 }
 
@@ -173,7 +187,9 @@ async function waitForQuietMachine(maxSeconds: number): Promise<void> {
     await sleep(1000);
     const busy = machineBusySeconds() - before;
     if (busy < 0.25) return;
-    process.stderr.write(`waiting for a quiet machine: ${busy.toFixed(2)} cores busy by other processes\n`);
+    if (waited % 10 === 0) {
+      process.stderr.write(`waiting for a quiet machine: ${busy.toFixed(2)} cores busy by other processes\n`);
+    }
   }
   process.stderr.write(`the machine is still busy after ${maxSeconds} s: measuring anyway (see "other")\n`);
 }
