@@ -13,6 +13,7 @@ export type { SagaContext, CommandContext } from './runtime/contexts';
 export { SagaManager } from './runtime/saga-manager';
 export type { StartOptions } from './runtime/saga-manager';
 export type { SagaView, SagaHistoryEntry } from './runtime/saga-view';
+export type { SagaTransitionEvent } from './runtime/saga-waiters';
 export type { SagaQuery } from './persistence/saga-store';
 export { SAGA_STATUSES } from './engine/saga-state';
 export type { SagaStatus, LogPhase, LogOutcome } from './engine/saga-state';

@@ -218,7 +218,15 @@ export class SagaCoordinator {
     const outbox: CommittedMessage[] = [];
     for (const a of applied) {
       outbox.push(...a.outbox);
-      if (isTerminal(a.record.state.status)) this.waiters.notify(a.record.id);
+      if (a.ignored || a.rejected) continue;
+      const { id, type, state, currentStep } = a.record;
+      this.waiters.notify({
+        sagaId: id,
+        sagaType: type,
+        status: state.status,
+        step: currentStep,
+        terminal: isTerminal(state.status),
+      });
     }
     this.relay.enqueue(outbox);
   }

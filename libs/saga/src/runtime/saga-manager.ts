@@ -18,6 +18,7 @@ import { SagaRegistry } from './saga-registry';
 import { toView } from './saga-view';
 import type { SagaView } from './saga-view';
 import { SagaWaiters } from './saga-waiters';
+import type { SagaTransitionEvent } from './saga-waiters';
 
 const MAX_KEY_LENGTH = { idempotencyKey: 200, sagaId: 36 } as const;
 
@@ -118,6 +119,14 @@ export class SagaManager {
     } finally {
       off();
     }
+  }
+
+  /**
+   * Calls `listener` after every saga transition this process commits (start, each reply, timer or operator
+   * action) — for metrics, logs or tests. Returns the function that unsubscribes it. Listeners must not throw.
+   */
+  onTransition(listener: (event: SagaTransitionEvent) => void): () => void {
+    return this.waiters.listen(listener);
   }
 
   /** Sagas by status, type and age (history omitted), oldest update first. */
