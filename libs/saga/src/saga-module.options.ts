@@ -20,6 +20,8 @@ export interface SagaModuleOptions {
     batchSize?: number;
     /** Batches published at once (each waits for its own confirms). Default 4. */
     concurrency?: number;
+    /** Published rows are marked sent in one statement per this many ms (or per `batchSize` rows). Default 50. */
+    markDelayMs?: number;
     /** How often the relay looks for rows that were not published right after their commit (a crash, a broker outage). Default 1000 ms. */
     sweepIntervalMs?: number;
     /** A row is swept (re-published) when it is older than this and still unsent. Default 5000 ms. */

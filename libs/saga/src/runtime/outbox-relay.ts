@@ -24,6 +24,9 @@ export class OutboxRelay {
   private readonly flushing = new Set<Promise<unknown>>();
   private sweeping: Promise<void> | null = null;
   private stopped = false;
+  private toMark: string[] = [];
+  private markTimer: NodeJS.Timeout | null = null;
+  private readonly marking = new Set<Promise<void>>();
 
   constructor(
     @Inject(SAGA_TRANSPORT) private readonly transport: SagaTransport,
@@ -59,6 +62,8 @@ export class OutboxRelay {
     this.stopped = true;
     while (this.flushing.size > 0 || this.sweeping)
       await Promise.allSettled([...this.flushing, this.sweeping]);
+    await this.markNow();
+    await Promise.allSettled([...this.marking]);
   }
 
   /** Starts publishing pending rows, up to `relay.concurrency` batches at once; each finished batch starts the next. */
@@ -85,12 +90,32 @@ export class OutboxRelay {
       await this.store.markFailed(ids, String(error)).catch(() => undefined);
       return false;
     }
-    try {
-      await this.store.markSent(ids);
-    } catch (error) {
-      // Published but not marked: the sweep publishes them again; receivers deduplicate with their inbox.
-      this.logger.warn(`Marking ${batch.length} message(s) sent failed: ${String(error)}`);
-    }
+    this.markLater(ids);
     return true;
+  }
+
+  /**
+   * Marks published rows sent, coalescing the ids of several batches into one UPDATE (one transaction) per
+   * `markDelayMs` or `batchSize` ids: marking is off the saga's critical path, and at low concurrency this halves
+   * the relay's commits. Until marked, a row is only re-published by the sweep after `sweepAfterMs` (seconds).
+   */
+  private markLater(ids: string[]): void {
+    this.toMark.push(...ids);
+    if (this.toMark.length >= this.options.relay.batchSize) void this.markNow();
+    else this.markTimer ??= setTimeout(() => void this.markNow(), this.options.relay.markDelayMs);
+  }
+
+  private async markNow(): Promise<void> {
+    if (this.markTimer) clearTimeout(this.markTimer);
+    this.markTimer = null;
+    const ids = this.toMark.splice(0);
+    if (ids.length === 0) return;
+    const marking = this.store.markSent(ids).catch((error: unknown) => {
+      // Published but not marked: the sweep publishes them again; receivers deduplicate with their inbox.
+      this.logger.warn(`Marking ${ids.length} message(s) sent failed: ${String(error)}`);
+    });
+    this.marking.add(marking);
+    await marking;
+    this.marking.delete(marking);
   }
 }

@@ -7,6 +7,7 @@ export class SagaRuntimeOptions {
   readonly relay: {
     batchSize: number;
     concurrency: number;
+    markDelayMs: number;
     sweepIntervalMs: number;
     sweepAfterMs: number;
     leaseMs: number;
@@ -20,6 +21,7 @@ export class SagaRuntimeOptions {
     this.relay = {
       batchSize: options.relay?.batchSize ?? 256,
       concurrency: options.relay?.concurrency ?? 4,
+      markDelayMs: options.relay?.markDelayMs ?? 50,
       sweepIntervalMs: options.relay?.sweepIntervalMs ?? 1_000,
       sweepAfterMs: options.relay?.sweepAfterMs ?? 5_000,
       leaseMs: 30_000,
