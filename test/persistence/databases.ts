@@ -1,12 +1,15 @@
 import { Client } from 'pg';
 import { DataSource, type DataSourceOptions, type EntitySchema } from 'typeorm';
 import { sagaEntities, sagaMigrations } from '../../libs/saga/src/persistence/typeorm';
+import { ensureMariaDbDatabase } from '../support/databases';
 
 /**
  * The databases the persistence specs run against. PostgreSQL must be reachable (127.0.0.1:5432, user postgres,
- * trust auth, or PGHOST/PGPORT/PGUSER/PGPASSWORD): the specs fail without it, they do not skip.
- * Each spec file works in its own PostgreSQL schema of the `saga_persistence_test` database, so that files run by
- * parallel Jest workers do not drop each other's tables.
+ * trust auth, or PGHOST/PGPORT/PGUSER/PGPASSWORD), and so must MariaDB (127.0.0.1:3306, user root, no password,
+ * or TEST_MARIADB_URL): the specs fail without them, they do not skip.
+ * Each spec file works in its own PostgreSQL schema of the `saga_persistence_test` database, and in its own
+ * MariaDB database `saga_persistence_test_<schema>`, so that files run by parallel Jest workers do not drop each
+ * other's tables.
  */
 export const PG_DATABASE = 'saga_persistence_test';
 
@@ -18,17 +21,19 @@ const pg = {
 };
 
 export interface TestDatabase {
-  name: 'sqlite' | 'postgres';
+  name: 'sqlite' | 'postgres' | 'mariadb';
+  /** The TypeORM driver type. */
+  type: DataSourceOptions['type'];
   /**
-   * A fresh, empty database (SQLite: in memory; PostgreSQL: the spec's schema, dropped and re-created) and a
-   * DataSource over it. By default the saga migrations have run.
+   * A fresh, empty database (SQLite: in memory; PostgreSQL: the spec's schema, dropped and re-created; MariaDB:
+   * the spec's database, dropped and re-created) and a DataSource over it. By default the saga migrations have run.
    */
   open(options?: {
     entities?: readonly EntitySchema[];
     migrate?: boolean;
     synchronize?: boolean;
   }): Promise<DataSource>;
-  /** A second DataSource over the same database (PostgreSQL only: SQLite in memory is one connection). */
+  /** A second DataSource over the same database (not SQLite: in memory, it is one connection). */
   reopen(): Promise<DataSource>;
 }
 
@@ -36,6 +41,7 @@ export interface TestDatabase {
 export function testDatabases(schema: string): TestDatabase[] {
   const sqlite: TestDatabase = {
     name: 'sqlite',
+    type: 'better-sqlite3',
     open: (options = {}) =>
       initialise({ type: 'better-sqlite3', database: ':memory:', ...sagaOptions(options) }, options.migrate),
     reopen: () => Promise.reject(new Error('An in-memory SQLite database has one connection.')),
@@ -52,13 +58,33 @@ export function testDatabases(schema: string): TestDatabase[] {
   });
   const postgres: TestDatabase = {
     name: 'postgres',
+    type: 'postgres',
     open: async (options = {}) => {
       await resetSchema(schema);
       return initialise({ ...pgOptions(), ...sagaOptions(options) }, options.migrate);
     },
     reopen: () => initialise({ ...pgOptions(), entities: [...sagaEntities] }, false),
   };
-  return [sqlite, postgres];
+  const mariadbDatabase = `${PG_DATABASE}_${schema}`;
+  const mariadbOptions = (url: string): DataSourceOptions => ({ type: 'mariadb', url, connectTimeout: 5000 });
+  const mariadb: TestDatabase = {
+    name: 'mariadb',
+    type: 'mariadb',
+    open: async (options = {}) =>
+      initialise(
+        { ...mariadbOptions(await ensureMariaDbDatabase(mariadbDatabase)), ...sagaOptions(options) },
+        options.migrate,
+      ),
+    reopen: async () =>
+      initialise(
+        {
+          ...mariadbOptions(await ensureMariaDbDatabase(mariadbDatabase, false)),
+          entities: [...sagaEntities],
+        },
+        false,
+      ),
+  };
+  return [sqlite, postgres, mariadb];
 }
 
 function sagaOptions(options: { entities?: readonly EntitySchema[]; synchronize?: boolean }) {

@@ -1,9 +1,38 @@
-import type { DataSource } from 'typeorm';
-import { sagaEntitiesFor, TypeOrmSagaStore } from '../../libs/saga/src/persistence/typeorm';
+import type { DataSource, QueryRunner } from 'typeorm';
+import {
+  CreateSagaTables1760000000000,
+  sagaEntitiesFor,
+  TypeOrmSagaStore,
+} from '../../libs/saga/src/persistence/typeorm';
 import { testDatabases } from './databases';
 import { instance } from './fixtures';
 
 const TABLES = ['saga_instance', 'saga_step_log', 'saga_outbox', 'saga_inbox'];
+/** The outbox index's definition, with its columns in order, as `sql`. */
+const INDEX_DEFINITION = {
+  sqlite: `SELECT sql FROM sqlite_master WHERE name = 'IDX_saga_outbox_sent_at_id'`,
+  postgres: `SELECT indexdef AS sql FROM pg_indexes WHERE indexname = 'IDX_saga_outbox_sent_at_id'`,
+  mariadb:
+    `SELECT CONCAT('(', GROUP_CONCAT(column_name ORDER BY seq_in_index SEPARATOR ', '), ')') AS \`sql\` ` +
+    `FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = 'IDX_saga_outbox_sent_at_id'`,
+};
+
+/** The saga migration, failing (a lost connection, say) when it has created two of its four tables. */
+class FailingAfterTwoTables extends CreateSagaTables1760000000000 {
+  override up(queryRunner: QueryRunner): Promise<void> {
+    let created = 0;
+    const failing = new Proxy(queryRunner, {
+      get: (target, property) => {
+        if (property !== 'createTable') return Reflect.get(target, property, target) as unknown;
+        return (...args: Parameters<QueryRunner['createTable']>) => {
+          if (++created > 2) return Promise.reject(new Error('connection lost'));
+          return target.createTable(...args);
+        };
+      },
+    });
+    return super.up(failing);
+  }
+}
 
 describe.each(testDatabases('saga_migrations'))('saga tables on $name', (db) => {
   let dataSource: DataSource | undefined;
@@ -39,10 +68,25 @@ describe.each(testDatabases('saga_migrations'))('saga tables on $name', (db) => 
     expect(Object.values(await tables(dataSource))).toEqual([true, true, true, true]);
   });
 
+  it('completes when run again after failing part-way (MySQL/MariaDB commit each CREATE TABLE at once)', async () => {
+    dataSource = await db.open({ migrate: false });
+    const runner = dataSource.createQueryRunner();
+    try {
+      await runner.startTransaction(); // as runMigrations() does
+      await expect(new FailingAfterTwoTables().up(runner)).rejects.toThrow('connection lost');
+      await runner.rollbackTransaction();
+    } finally {
+      await runner.release();
+    }
+    const left = Object.values(await tables(dataSource));
+    expect(left).toEqual(db.name === 'mariadb' ? [true, true, false, false] : [false, false, false, false]);
+
+    expect((await dataSource.runMigrations()).map((m) => m.name)).toEqual(['CreateSagaTables1760000000000']);
+    expect(Object.values(await tables(dataSource))).toEqual([true, true, true, true]);
+  });
+
   it('creates exactly the schema the entities declare (nothing left for synchronize or migration:generate)', async () => {
-    dataSource = await db.open({
-      entities: sagaEntitiesFor(db.name === 'sqlite' ? 'better-sqlite3' : 'postgres'),
-    });
+    dataSource = await db.open({ entities: sagaEntitiesFor(db.type) });
     const pending = await dataSource.driver.createSchemaBuilder().log();
     expect(pending.upQueries.map((q) => q.query)).toEqual([]);
   });
@@ -56,12 +100,7 @@ describe.each(testDatabases('saga_migrations'))('saga tables on $name', (db) => 
         expect.arrayContaining(['IDX_saga_instance_due_at', 'IDX_saga_instance_status_updated_at']),
       );
       // Column order matters here, and TypeORM's table loader does not keep it on PostgreSQL: ask the database.
-      const definition: { sql: string }[] =
-        db.name === 'sqlite'
-          ? await runner.query(`SELECT sql FROM sqlite_master WHERE name = 'IDX_saga_outbox_sent_at_id'`)
-          : await runner.query(
-              `SELECT indexdef AS sql FROM pg_indexes WHERE indexname = 'IDX_saga_outbox_sent_at_id'`,
-            );
+      const definition: { sql: string }[] = await runner.query(INDEX_DEFINITION[db.name]);
       expect(definition[0].sql.replace(/"/g, '')).toMatch(/\(sent_at, id\)/);
       const inbox = (await runner.getTable('saga_inbox'))!;
       expect(inbox.primaryColumns.map((c) => c.name).sort()).toEqual(['consumer', 'message_id']);
@@ -71,14 +110,15 @@ describe.each(testDatabases('saga_migrations'))('saga tables on $name', (db) => 
   });
 
   it('gives a working schema with synchronize: true', async () => {
-    const type = db.name === 'sqlite' ? 'better-sqlite3' : 'postgres';
-    dataSource = await db.open({ entities: sagaEntitiesFor(type), synchronize: true });
+    dataSource = await db.open({ entities: sagaEntitiesFor(db.type), synchronize: true });
     expect(Object.values(await tables(dataSource))).toEqual([true, true, true, true]);
 
     const store = new TypeOrmSagaStore(dataSource);
-    const record = instance({ wakeAt: 5_000 });
+    const record = instance({ wakeAt: 5_000 }, { idempotencyKey: 'Key-1' });
+    record.data = { text: 'é✓😀'.repeat(20_000) }; // over 64 KB, 4-byte characters included
     await store.insertInstance(dataSource.manager, record);
     expect(await store.findInstance(dataSource.manager, record.id)).toEqual(record);
+    expect(await store.findInstanceByIdempotencyKey(dataSource.manager, 'key-1')).toBeNull();
     const [row] = await store.insertOutbox(dataSource.manager, [{ messageId: 'm-1', body: '{}' }]);
     expect(row.id).toMatch(/^\d+$/);
     expect(await store.claimUnsent(Date.now() + 1, 10, 1000)).toHaveLength(1);

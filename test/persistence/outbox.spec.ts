@@ -3,9 +3,9 @@ import { SagaTransactions, TypeOrmSagaStore } from '../../libs/saga/src/persiste
 import { testDatabases } from './databases';
 import { instance } from './fixtures';
 
-const [sqlite, postgres] = testDatabases('saga_outbox');
+const [sqlite, postgres, mariadb] = testDatabases('saga_outbox');
 
-describe.each([sqlite, postgres])('outbox and purge on $name', (db) => {
+describe.each([sqlite, postgres, mariadb])('outbox and purge on $name', (db) => {
   let dataSource: DataSource;
   let store: TypeOrmSagaStore;
 
@@ -43,6 +43,13 @@ describe.each([sqlite, postgres])('outbox and purge on $name', (db) => {
     expect(inserted[0].createdAt).toBeGreaterThanOrEqual(before);
     expect(inserted[0].attempts).toBe(0);
     expect(await store.insertOutbox(dataSource.manager, [])).toEqual([]);
+  });
+
+  it('keeps a body far larger than 64 KB (MySQL TEXT) intact', async () => {
+    const body = JSON.stringify({ text: 'é✓😀'.repeat(100_000) }); // ~900 KB, under the broker's 1 MiB
+    const [row] = await store.insertOutbox(dataSource.manager, [{ messageId: 'big', body }]);
+    expect(row.body).toBe(body);
+    expect(await store.claimUnsent(Date.now() + 1, 10, 60_000)).toEqual([row]);
   });
 
   it('claims unsent rows older than a time, oldest first, once per lease; an expired lease can be claimed again', async () => {
@@ -126,13 +133,13 @@ describe.each([sqlite, postgres])('outbox and purge on $name', (db) => {
   });
 });
 
-describe('outbox claimers on postgres', () => {
+describe.each([postgres, mariadb])('outbox claimers on $name', (db) => {
   let dataSource: DataSource;
   let relays: DataSource[] = [];
 
   beforeAll(async () => {
-    dataSource = await postgres.open();
-    relays = [await postgres.reopen(), await postgres.reopen()];
+    dataSource = await db.open();
+    relays = [await db.reopen(), await db.reopen()];
   });
 
   afterAll(async () => {

@@ -101,6 +101,23 @@ describe.each(testDatabases('saga_store'))('TypeOrmSagaStore on $name', (db) => 
       expect(await store.findDue(manager, now, 10)).toEqual([dueByDeadline.id, dueExactlyNow.id]);
     });
 
+    it('keeps data and errors far larger than 64 KB (MySQL TEXT) intact, any Unicode included', async () => {
+      const big = 'é✓😀'.repeat(40_000); // 360 KB of UTF-8, 4-byte characters included
+      const record = instance({ lastError: { name: 'Error', message: big, transient: true } });
+      record.data = { big };
+      await store.insertInstance(manager, record);
+      expect(await store.findInstance(manager, record.id)).toEqual(record);
+    });
+
+    it('compares idempotency keys exactly: keys that differ in case only are different keys', async () => {
+      const lower = instance({}, { idempotencyKey: 'order-a' });
+      const upper = instance({}, { idempotencyKey: 'ORDER-A' });
+      await store.insertInstance(manager, lower);
+      await store.insertInstance(manager, upper);
+      expect((await store.findInstanceByIdempotencyKey(manager, 'ORDER-A'))!.id).toBe(upper.id);
+      expect((await store.findInstanceByIdempotencyKey(manager, 'order-a'))!.id).toBe(lower.id);
+    });
+
     it('lists by status, type and age, most recently updated first', async () => {
       const old = instance({}, { updatedAt: 1000 });
       const recent = instance({}, { updatedAt: 3000 });
@@ -163,6 +180,12 @@ describe.each(testDatabases('saga_store'))('TypeOrmSagaStore on $name', (db) => 
       ]);
     });
 
+    it('keeps a detail larger than 64 KB intact', async () => {
+      const detail = { message: 'x'.repeat(100_000) };
+      await store.appendLog(manager, 's-1', [{ ...entries[0], detail }]);
+      expect((await store.history(manager, 's-1'))[0].detail).toEqual(detail);
+    });
+
     it('rejects a replayed entry (same saga, step, phase and attempt) and keeps nothing of that batch', async () => {
       const record = instance();
       await store.appendLog(manager, record.id, entries);
@@ -201,6 +224,11 @@ describe.each(testDatabases('saga_store'))('TypeOrmSagaStore on $name', (db) => 
       expect(result).toEqual(new Set(['m1']));
       expect(await store.findInstance(manager, '00000000-0000-4000-8000-000000000001')).not.toBeNull();
       expect(await store.recordInbox(manager, 'payment', ['m2'])).toEqual(new Set(['m2']));
+    });
+
+    it('compares message ids exactly: ids that differ in case only are different messages', async () => {
+      expect(await store.recordInbox(manager, 'payment', ['msg-a'])).toEqual(new Set());
+      expect(await store.recordInbox(manager, 'payment', ['MSG-A', 'msg-a'])).toEqual(new Set(['msg-a']));
     });
 
     it('forgets the ids when the transaction rolls back', async () => {

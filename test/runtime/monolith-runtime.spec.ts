@@ -38,7 +38,9 @@ class OtherSaga {
 const timeline = (view: SagaView<object>) =>
   view.history.map((h) => `${h.step}/${h.phase}/${h.attempt}/${h.outcome}`);
 
-describe.each<DbKind>(['sqlite', 'postgres'])('saga runtime, in-process transport, on %s', (kind) => {
+const DATABASES: DbKind[] = ['sqlite', 'postgres', 'mariadb'];
+
+describe.each(DATABASES)('saga runtime, in-process transport, on %s', (kind) => {
   let moduleRef: TestingModule;
   let sagas: SagaManager;
   let transport: InProcessTransport;

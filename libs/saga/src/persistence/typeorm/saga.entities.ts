@@ -92,8 +92,18 @@ export interface SagaInboxEntity {
 const epochMs = { type: 'bigint', transformer: epochMsTransformer } as const;
 const nullableEpochMs = { ...epochMs, nullable: true } as const;
 
-/** The database type of the auto-increment ids: SQLite allows AUTOINCREMENT only on an `integer` (64-bit there). */
-export type SagaIdColumnType = 'bigint' | 'integer';
+/** How the saga columns are declared on one family of drivers; the entities and the migration agree on it. */
+export interface SagaColumnTypes {
+  /** Auto-increment ids: SQLite allows AUTOINCREMENT only on an `integer` (64-bit there). */
+  id: 'bigint' | 'integer';
+  /** JSON and message bodies: MySQL's `text` holds 64 KB only, its `longtext` 4 GB. */
+  text: 'text' | 'longtext';
+  /**
+   * Of every string column, on MySQL/MariaDB: `utf8mb4_bin`, for any Unicode and exact comparison of keys
+   * (idempotency keys, message ids), as on PostgreSQL and SQLite — MySQL's default collations ignore case.
+   */
+  collation?: 'utf8mb4_bin';
+}
 
 /** The drivers whose auto-increment ids must be declared `integer`. */
 const SQLITE_TYPES: readonly string[] = [
@@ -106,37 +116,53 @@ const SQLITE_TYPES: readonly string[] = [
   'react-native',
 ];
 
-function buildSagaEntities(idType: SagaIdColumnType) {
+/** The MySQL family of drivers. */
+export const MYSQL_TYPES: readonly string[] = ['mysql', 'mariadb', 'aurora-mysql'];
+
+const DEFAULT_COLUMNS: SagaColumnTypes = { id: 'bigint', text: 'text' };
+const SQLITE_COLUMNS: SagaColumnTypes = { id: 'integer', text: 'text' };
+const MYSQL_COLUMNS: SagaColumnTypes = { id: 'bigint', text: 'longtext', collation: 'utf8mb4_bin' };
+
+/** The column types of the saga tables on this driver (`DataSourceOptions['type']`). */
+export function sagaColumnTypes(type: string): SagaColumnTypes {
+  if (SQLITE_TYPES.includes(type)) return SQLITE_COLUMNS;
+  return MYSQL_TYPES.includes(type) ? MYSQL_COLUMNS : DEFAULT_COLUMNS;
+}
+
+function buildSagaEntities(types: SagaColumnTypes) {
   const autoIncrementId = (table: string) =>
     ({
-      type: idType,
+      type: types.id,
       primary: true,
       primaryKeyConstraintName: `PK_${table}`,
       generated: 'increment',
       transformer: bigintIdTransformer,
     }) as const;
+  const { collation } = types;
+  const varchar = (length: number) => ({ type: 'varchar', length, collation }) as const;
+  const text = { type: types.text, collation } as const;
 
   const instance = new EntitySchema<SagaInstanceEntity>({
     name: SAGA_ENTITY_NAMES.instance,
     tableName: SAGA_TABLES.instance,
     columns: {
-      id: { type: 'varchar', length: 36, primary: true, primaryKeyConstraintName: 'PK_saga_instance' },
-      type: { type: 'varchar', length: 200 },
+      id: { ...varchar(36), primary: true, primaryKeyConstraintName: 'PK_saga_instance' },
+      type: varchar(200),
       definitionVersion: { name: 'definition_version', type: 'int' },
-      status: { type: 'varchar', length: 32 },
-      currentStep: { name: 'current_step', type: 'varchar', length: 200 },
+      status: varchar(32),
+      currentStep: { name: 'current_step', ...varchar(200) },
       stepIndex: { name: 'step_index', type: 'int' },
-      phase: { type: 'varchar', length: 16 },
+      phase: varchar(16),
       attempt: { type: 'int' },
       awaiting: { type: 'boolean' },
       inDoubt: { name: 'in_doubt', type: 'boolean' },
       wakeAt: { name: 'wake_at', ...nullableEpochMs },
       deadlineAt: { name: 'deadline_at', ...nullableEpochMs },
       dueAt: { name: 'due_at', ...nullableEpochMs },
-      data: { type: 'text' },
-      lastError: { name: 'last_error', type: 'text', nullable: true },
+      data: text,
+      lastError: { name: 'last_error', ...text, nullable: true },
       version: { type: 'int' },
-      idempotencyKey: { name: 'idempotency_key', type: 'varchar', length: 200, nullable: true },
+      idempotencyKey: { name: 'idempotency_key', ...varchar(200), nullable: true },
       createdAt: { name: 'created_at', ...epochMs },
       updatedAt: { name: 'updated_at', ...epochMs },
     },
@@ -152,12 +178,12 @@ function buildSagaEntities(idType: SagaIdColumnType) {
     tableName: SAGA_TABLES.stepLog,
     columns: {
       id: autoIncrementId(SAGA_TABLES.stepLog),
-      sagaId: { name: 'saga_id', type: 'varchar', length: 36 },
-      step: { type: 'varchar', length: 200 },
-      phase: { type: 'varchar', length: 32 },
+      sagaId: { name: 'saga_id', ...varchar(36) },
+      step: varchar(200),
+      phase: varchar(32),
       attempt: { type: 'int' },
-      outcome: { type: 'varchar', length: 32 },
-      detail: { type: 'text', nullable: true },
+      outcome: varchar(32),
+      detail: { ...text, nullable: true },
       at: epochMs,
     },
     uniques: [{ name: 'UQ_saga_step_log_entry', columns: ['sagaId', 'step', 'phase', 'attempt'] }],
@@ -169,13 +195,13 @@ function buildSagaEntities(idType: SagaIdColumnType) {
     tableName: SAGA_TABLES.outbox,
     columns: {
       id: autoIncrementId(SAGA_TABLES.outbox),
-      messageId: { name: 'message_id', type: 'varchar', length: 64 },
-      body: { type: 'text' },
+      messageId: { name: 'message_id', ...varchar(64) },
+      body: text,
       createdAt: { name: 'created_at', ...epochMs },
       sentAt: { name: 'sent_at', ...nullableEpochMs },
       claimedUntil: { name: 'claimed_until', ...nullableEpochMs },
       attempts: { type: 'int', default: 0 },
-      lastError: { name: 'last_error', type: 'text', nullable: true },
+      lastError: { name: 'last_error', ...text, nullable: true },
     },
     uniques: [{ name: 'UQ_saga_outbox_message_id', columns: ['messageId'] }],
     // "Unsent, oldest first" (sent_at IS NULL ORDER BY id) and purging sent rows (sent_at < ?).
@@ -186,11 +212,10 @@ function buildSagaEntities(idType: SagaIdColumnType) {
     name: SAGA_ENTITY_NAMES.inbox,
     tableName: SAGA_TABLES.inbox,
     columns: {
-      consumer: { type: 'varchar', length: 200, primary: true, primaryKeyConstraintName: 'PK_saga_inbox' },
+      consumer: { ...varchar(200), primary: true, primaryKeyConstraintName: 'PK_saga_inbox' },
       messageId: {
         name: 'message_id',
-        type: 'varchar',
-        length: 64,
+        ...varchar(64),
         primary: true,
         primaryKeyConstraintName: 'PK_saga_inbox',
       },
@@ -202,18 +227,16 @@ function buildSagaEntities(idType: SagaIdColumnType) {
 }
 
 /**
- * The saga entities with `bigint` auto-increment ids: right for PostgreSQL and MySQL/MariaDB, and for SQLite
- * when its tables come from `sagaMigrations`. For `synchronize: true` on SQLite use `sagaEntitiesFor(type)`.
+ * The saga entities declared for PostgreSQL. They also serve, at run time, MySQL/MariaDB and SQLite when the tables
+ * come from `sagaMigrations`; for schema tools there (`synchronize`, migration generation) use `sagaEntitiesFor`.
  */
-export const sagaEntities = buildSagaEntities('bigint');
-const sqliteSagaEntities = buildSagaEntities('integer');
+export const sagaEntities = buildSagaEntities(DEFAULT_COLUMNS);
+const sqliteSagaEntities = buildSagaEntities(SQLITE_COLUMNS);
+const mysqlSagaEntities = buildSagaEntities(MYSQL_COLUMNS);
 
 /** The saga entities declared right for this driver (`DataSourceOptions['type']`), `synchronize` included. */
 export function sagaEntitiesFor(type: string): readonly EntitySchema[] {
-  return SQLITE_TYPES.includes(type) ? sqliteSagaEntities : sagaEntities;
-}
-
-/** The id column type the migration uses on this driver. */
-export function sagaIdColumnType(type: string): SagaIdColumnType {
-  return SQLITE_TYPES.includes(type) ? 'integer' : 'bigint';
+  const types = sagaColumnTypes(type);
+  if (types === SQLITE_COLUMNS) return sqliteSagaEntities;
+  return types === MYSQL_COLUMNS ? mysqlSagaEntities : sagaEntities;
 }

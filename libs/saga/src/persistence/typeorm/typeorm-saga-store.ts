@@ -6,6 +6,7 @@ import { INSTANCE_COLUMNS, instanceValues, toInstance } from './instance-rows';
 import { chunks, execute, json, list, num, SagaSql, str, values } from './saga-sql';
 import { SagaTransactions } from './transactions';
 import { TypeOrmOutbox } from './typeorm-outbox';
+import { isUniqueViolation } from './unique-violation';
 
 export interface TypeOrmSagaStoreOptions {
   /** Rows deleted per statement (and per transaction) by `purge`. Default 1000. */
@@ -144,34 +145,58 @@ export class TypeOrmSagaStore implements SagaStore {
   /**
    * `INSERT … ON CONFLICT DO NOTHING RETURNING` on PostgreSQL and SQLite: a recorded id is skipped without an
    * error (which would abort a PostgreSQL transaction), and a concurrent transaction recording the same id waits
-   * for this one and then sees it as a duplicate. MySQL: SELECT the recorded ids, then INSERT the others; a
-   * concurrent duplicate fails the statement with ER_DUP_ENTRY (`isUniqueViolation`): retry the batch.
+   * for this one and then sees it as a duplicate. MySQL/MariaDB: see `insertNewInboxIds`, same outcome.
    * An id given twice in one call is recorded once and not reported: pass distinct ids.
    */
   async recordInbox(manager: EntityManager, consumer: string, messageIds: string[]): Promise<Set<string>> {
     const ids = [...new Set(messageIds)];
-    const processedAt = Date.now();
     const recorded = new Set<string>();
     for (const chunk of chunks(ids, CHUNK)) {
-      let fresh = chunk;
-      if (this.sql.family === 'mysql') {
-        const select = `SELECT message_id FROM {inbox} WHERE consumer = ? AND message_id IN (${list(chunk.length)})`;
-        const { rows } = await execute(manager, this.sql.compile(select), [consumer, ...chunk]);
-        const known = new Set(rows.map((row) => str(row.message_id)));
-        fresh = chunk.filter((id) => !known.has(id));
-      }
-      if (fresh.length === 0) continue;
-      let insert = `INSERT INTO {inbox} (consumer, message_id, processed_at) VALUES ${values(fresh.length, 3)}`;
-      if (this.sql.family !== 'mysql') insert += ' ON CONFLICT DO NOTHING RETURNING message_id';
-      const result = await execute(
-        manager,
-        this.sql.compile(insert),
-        fresh.flatMap((id) => [consumer, id, processedAt]),
-      );
-      const inserted = this.sql.family === 'mysql' ? fresh : result.rows.map((row) => str(row.message_id));
+      const inserted =
+        this.sql.family === 'mysql'
+          ? await this.insertNewInboxIds(manager, consumer, chunk)
+          : await this.insertInbox(manager, consumer, chunk);
       for (const id of inserted) recorded.add(id);
     }
     return new Set(ids.filter((id) => !recorded.has(id)));
+  }
+
+  /** Inserts inbox rows and returns the ids inserted (on PostgreSQL and SQLite, skipping the recorded ones). */
+  private async insertInbox(manager: EntityManager, consumer: string, ids: string[]): Promise<string[]> {
+    let insert = `INSERT INTO {inbox} (consumer, message_id, processed_at) VALUES ${values(ids.length, 3)}`;
+    if (this.sql.family !== 'mysql') insert += ' ON CONFLICT DO NOTHING RETURNING message_id';
+    const processedAt = Date.now();
+    const params = ids.flatMap((id) => [consumer, id, processedAt]);
+    const { rows } = await execute(manager, this.sql.compile(insert), params);
+    return this.sql.family === 'mysql' ? ids : rows.map((row) => str(row.message_id));
+  }
+
+  /**
+   * MySQL/MariaDB (no `ON CONFLICT … RETURNING`): SELECTs the recorded ids, INSERTs the others, returns these.
+   * If a concurrent transaction records one of them meanwhile, the INSERT waits for it to end and then fails
+   * with ER_DUP_ENTRY, which on MySQL undoes that statement only, not the transaction: the ids are read again
+   * with a locking read (it sees the latest commits, where a plain SELECT sees the transaction's snapshot) and
+   * the rest inserted.
+   */
+  private async insertNewInboxIds(
+    manager: EntityManager,
+    consumer: string,
+    ids: string[],
+  ): Promise<string[]> {
+    const unrecorded = async (candidates: string[], lock = '') => {
+      const select = `SELECT message_id FROM {inbox} WHERE consumer = ? AND message_id IN (${list(candidates.length)})`;
+      const { rows } = await execute(manager, this.sql.compile(select + lock), [consumer, ...candidates]);
+      const known = new Set(rows.map((row) => str(row.message_id)));
+      return candidates.filter((id) => !known.has(id));
+    };
+    let fresh = await unrecorded(ids);
+    try {
+      return fresh.length > 0 ? await this.insertInbox(manager, consumer, fresh) : fresh;
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+    fresh = await unrecorded(fresh, ' FOR UPDATE');
+    return fresh.length > 0 ? this.insertInbox(manager, consumer, fresh) : fresh;
   }
 
   insertOutbox(manager: EntityManager, rows: { messageId: string; body: string }[]): Promise<OutboxRecord[]> {

@@ -6,18 +6,24 @@ import {
   type QueryRunner,
   type TableColumnOptions,
 } from 'typeorm';
-import { SAGA_TABLES, sagaIdColumnType } from '../saga.entities';
+import { MYSQL_TYPES, SAGA_TABLES, sagaColumnTypes } from '../saga.entities';
 
 /**
  * Creates the four saga tables with TypeORM's portable schema API, so one migration serves PostgreSQL,
- * MySQL/MariaDB and SQLite. Names, types and indexes match `sagaEntities`.
+ * MySQL/MariaDB and SQLite. Names, types and indexes match `sagaEntitiesFor(type)` (`sagaColumnTypes`).
+ *
+ * MySQL/MariaDB commit each DDL statement at once: a migration that fails part-way (a lost connection) keeps the
+ * tables it created, and is not recorded as run. There, each table (indexes included) is one CREATE TABLE, made
+ * only if missing, so that running the migration again completes the schema.
  */
 export class CreateSagaTables1760000000000 implements MigrationInterface {
   name = 'CreateSagaTables1760000000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     const prefix = queryRunner.dataSource.options.entityPrefix ?? '';
-    const idType = sagaIdColumnType(queryRunner.dataSource.options.type);
+    const { type } = queryRunner.dataSource.options;
+    const types = sagaColumnTypes(type);
+    const ifMissing = MYSQL_TYPES.includes(type);
     const epochMs = (name: string, isNullable = false): TableColumnOptions => ({
       name,
       type: 'bigint',
@@ -28,10 +34,17 @@ export class CreateSagaTables1760000000000 implements MigrationInterface {
       type: 'varchar',
       length: String(length),
       isNullable,
+      collation: types.collation,
+    });
+    const text = (name: string, isNullable = false): TableColumnOptions => ({
+      name,
+      type: types.text,
+      isNullable,
+      collation: types.collation,
     });
     const autoIncrementId = (table: string): TableColumnOptions => ({
       name: 'id',
-      type: idType,
+      type: types.id,
       isPrimary: true,
       primaryKeyConstraintName: `PK_${table}`,
       isGenerated: true,
@@ -55,8 +68,8 @@ export class CreateSagaTables1760000000000 implements MigrationInterface {
           epochMs('wake_at', true),
           epochMs('deadline_at', true),
           epochMs('due_at', true),
-          { name: 'data', type: 'text' },
-          { name: 'last_error', type: 'text', isNullable: true },
+          text('data'),
+          text('last_error', true),
           { name: 'version', type: 'integer' },
           varchar('idempotency_key', 200, true),
           epochMs('created_at'),
@@ -73,6 +86,7 @@ export class CreateSagaTables1760000000000 implements MigrationInterface {
           }),
         ],
       }),
+      ifMissing,
     );
 
     await queryRunner.createTable(
@@ -85,7 +99,7 @@ export class CreateSagaTables1760000000000 implements MigrationInterface {
           varchar('phase', 32),
           { name: 'attempt', type: 'integer' },
           varchar('outcome', 32),
-          { name: 'detail', type: 'text', isNullable: true },
+          text('detail', true),
           epochMs('at'),
         ],
         uniques: [
@@ -96,6 +110,7 @@ export class CreateSagaTables1760000000000 implements MigrationInterface {
         ],
         indices: [new TableIndex({ name: 'IDX_saga_step_log_saga_id', columnNames: ['saga_id'] })],
       }),
+      ifMissing,
     );
 
     await queryRunner.createTable(
@@ -104,16 +119,17 @@ export class CreateSagaTables1760000000000 implements MigrationInterface {
         columns: [
           autoIncrementId(SAGA_TABLES.outbox),
           varchar('message_id', 64),
-          { name: 'body', type: 'text' },
+          text('body'),
           epochMs('created_at'),
           epochMs('sent_at', true),
           epochMs('claimed_until', true),
           { name: 'attempts', type: 'integer', default: 0 },
-          { name: 'last_error', type: 'text', isNullable: true },
+          text('last_error', true),
         ],
         uniques: [new TableUnique({ name: 'UQ_saga_outbox_message_id', columnNames: ['message_id'] })],
         indices: [new TableIndex({ name: 'IDX_saga_outbox_sent_at_id', columnNames: ['sent_at', 'id'] })],
       }),
+      ifMissing,
     );
 
     await queryRunner.createTable(
@@ -125,6 +141,7 @@ export class CreateSagaTables1760000000000 implements MigrationInterface {
           epochMs('processed_at'),
         ],
       }),
+      ifMissing,
     );
   }
 
