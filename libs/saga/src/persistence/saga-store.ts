@@ -53,6 +53,8 @@ export interface SagaQuery {
 export interface SagaStore {
   insertInstance(manager: EntityManager, record: SagaInstanceRecord): Promise<void>;
   findInstance(manager: EntityManager, id: string): Promise<SagaInstanceRecord | null>;
+  /** The instances with these ids (those that exist), in one query. */
+  findInstances(manager: EntityManager, ids: string[]): Promise<SagaInstanceRecord[]>;
   findInstanceByIdempotencyKey(manager: EntityManager, key: string): Promise<SagaInstanceRecord | null>;
   /**
    * Saves `record` if the stored version is still `record.version - 1`
@@ -61,6 +63,8 @@ export interface SagaStore {
   updateInstance(manager: EntityManager, record: SagaInstanceRecord): Promise<boolean>;
   /** Appends history rows (one multi-row INSERT). The unique (saga, step, phase, attempt) key rejects replays. */
   appendLog(manager: EntityManager, sagaId: string, entries: StepLogEntry[]): Promise<void>;
+  /** Appends history rows of several sagas at once (one multi-row INSERT): a batch of replies writes them together. */
+  appendLogs(manager: EntityManager, records: StepLogRecord[]): Promise<void>;
   history(manager: EntityManager, sagaId: string): Promise<StepLogRecord[]>;
   /** Ids of non-terminal sagas whose wake-up time (retry, timeout or deadline) is at or before `now`. */
   findDue(manager: EntityManager, now: number, limit: number): Promise<string[]>;

@@ -12,7 +12,7 @@ import type { SagaMessage } from '../transport/message';
 import type { Disposition, IncomingMessage } from '../transport/transport';
 import { OutboxRelay } from './outbox-relay';
 import type { CommittedMessage } from './outbox-relay';
-import { SagaProcessor } from './saga-processor';
+import { SagaProcessor, SagaWrites } from './saga-processor';
 import type { Applied } from './saga-processor';
 import { SagaRegistry } from './saga-registry';
 import type { RegisteredSaga } from './saga-registry';
@@ -74,12 +74,14 @@ export class SagaCoordinator {
           createdAt: now,
           updatedAt: now,
         };
-        return {
-          applied: await this.processor.apply(manager, saga, fresh, { type: 'start' }, { isNew: true }),
-        };
+        const writes = new SagaWrites();
+        const applied = await this.processor.apply(manager, saga, fresh, { type: 'start' }, writes, {
+          isNew: true,
+        });
+        return { applied, outbox: await this.processor.flush(manager, writes) };
       });
       if (result.existing) return result.existing;
-      this.afterCommit([result.applied]);
+      this.afterCommit([result.applied], result.outbox);
       return result.applied.record;
     });
     if (record.type !== saga.definition.name) {
@@ -96,12 +98,20 @@ export class SagaCoordinator {
   /** Applies an event (a timer or an operator action) to one saga, retrying on concurrent updates. */
   async applyEvent(sagaId: string, event: SagaEvent): Promise<Applied> {
     return this.withConflictRetries(async () => {
-      const applied = await this.transactions.run(async (manager) => {
+      const { applied, outbox } = await this.transactions.run(async (manager) => {
         const record = await this.store.findInstance(manager, sagaId);
         if (!record) throw new SagaNotFoundError(sagaId);
-        return this.processor.apply(manager, this.registry.saga(record.type), record, event);
+        const writes = new SagaWrites();
+        const result = await this.processor.apply(
+          manager,
+          this.registry.saga(record.type),
+          record,
+          event,
+          writes,
+        );
+        return { applied: result, outbox: await this.processor.flush(manager, writes) };
       });
-      this.afterCommit([applied]);
+      this.afterCommit([applied], outbox);
       return applied;
     });
   }
@@ -152,24 +162,35 @@ export class SagaCoordinator {
     return undefined;
   }
 
+  /**
+   * Applies replies in one transaction: one inbox statement, one query for the instances, one conditional UPDATE
+   * per saga, and one INSERT each for all the history rows and all the outgoing commands.
+   */
   private async applyReplies(messages: SagaMessage[]): Promise<void> {
-    const applied = await this.transactions.run(async (manager) => {
+    const { applied, outbox } = await this.transactions.run(async (manager) => {
       const duplicates = await this.store.recordInbox(
         manager,
         this.inboxConsumer,
         messages.map((m) => m.messageId),
       );
+      const fresh = messages.filter((m) => !duplicates.has(m.messageId));
       const latest = new Map<string, SagaInstanceRecord>();
+      const ids = fresh.map((m) => m.sagaId);
+      for (const record of ids.length > 0 ? await this.store.findInstances(manager, ids) : []) {
+        latest.set(record.id, record);
+      }
+      const writes = new SagaWrites();
       const results: Applied[] = [];
-      for (const message of messages) {
-        if (duplicates.has(message.messageId)) continue;
-        const result = await this.applyReply(manager, message, latest.get(message.sagaId));
+      for (const message of fresh) {
+        const record = latest.get(message.sagaId);
+        if (!record) throw new SagaNotFoundError(message.sagaId);
+        const result = await this.applyReply(manager, message, record, writes);
         latest.set(message.sagaId, result.record);
         results.push(result);
       }
-      return results;
+      return { applied: results, outbox: await this.processor.flush(manager, writes) };
     });
-    this.afterCommit(applied);
+    this.afterCommit(applied, outbox);
   }
 
   private async applyOneReply(message: SagaMessage): Promise<Disposition> {
@@ -188,10 +209,9 @@ export class SagaCoordinator {
   private async applyReply(
     manager: EntityManager,
     message: SagaMessage,
-    loaded: SagaInstanceRecord | undefined,
+    record: SagaInstanceRecord,
+    writes: SagaWrites,
   ): Promise<Applied> {
-    const record = loaded ?? (await this.store.findInstance(manager, message.sagaId));
-    if (!record) throw new SagaNotFoundError(message.sagaId);
     const { step, phase, attempt } = message;
     const event: SagaEvent =
       message.outcome === 'success'
@@ -207,17 +227,22 @@ export class SagaCoordinator {
               transient: false,
             },
           };
-    const result = await this.processor.apply(manager, this.registry.saga(record.type), record, event, {
-      reply: { payload: message.payload },
-    });
+    const result = await this.processor.apply(
+      manager,
+      this.registry.saga(record.type),
+      record,
+      event,
+      writes,
+      {
+        reply: { payload: message.payload },
+      },
+    );
     if (result.ignored) this.logger.debug(`Reply ${message.messageId} ignored: ${result.ignored}`);
     return result;
   }
 
-  private afterCommit(applied: Applied[]): void {
-    const outbox: CommittedMessage[] = [];
+  private afterCommit(applied: Applied[], outbox: CommittedMessage[]): void {
     for (const a of applied) {
-      outbox.push(...a.outbox);
       if (a.ignored || a.rejected) continue;
       const { id, type, state, currentStep } = a.record;
       this.waiters.notify({

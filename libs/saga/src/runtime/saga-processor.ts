@@ -7,7 +7,7 @@ import { acceptsOutcome, dueAt, transition } from '../engine/saga-engine';
 import type { EngineEnv, Transition } from '../engine/saga-engine';
 import type { ExecuteAction, SagaEvent } from '../engine/saga-event';
 import type { StepLogEntry } from '../engine/saga-state';
-import type { SagaInstanceRecord, SagaStore } from '../persistence/saga-store';
+import type { SagaInstanceRecord, SagaStore, StepLogRecord } from '../persistence/saga-store';
 import { SAGA_STORE } from '../saga.constants';
 import type { SagaMessage } from '../transport/message';
 import type { SagaContext } from './contexts';
@@ -19,11 +19,18 @@ import { SagaRuntimeOptions } from './runtime-options';
 /** The outcome of applying one event to one saga inside a transaction. */
 export interface Applied {
   record: SagaInstanceRecord;
-  /** Outbox rows written in the transaction: hand them to the relay after the commit. */
-  outbox: CommittedMessage[];
   /** Set when the event did not apply (stale reply, nothing due) or an operator action was refused. */
   ignored?: string;
   rejected?: string;
+}
+
+/**
+ * The history rows and outgoing messages of the sagas advanced in one transaction, written together by
+ * `SagaProcessor.flush` (one multi-row INSERT each, however many sagas a batch of replies advanced).
+ */
+export class SagaWrites {
+  readonly log: StepLogRecord[] = [];
+  readonly messages: SagaMessage[] = [];
 }
 
 /** A reply's data, passed to the step's `@OnReply` method before the engine sees the success. */
@@ -48,6 +55,7 @@ export class SagaProcessor {
     saga: RegisteredSaga,
     record: SagaInstanceRecord,
     event: SagaEvent,
+    writes: SagaWrites,
     how: { isNew?: boolean; reply?: ReplyData } = {},
   ): Promise<Applied> {
     const { definition } = saga;
@@ -62,7 +70,7 @@ export class SagaProcessor {
       event = await this.onReply(manager, saga, record, data, event, reply.payload);
     }
     let t: Transition = transition(definition, record.state, event, env);
-    if (t.ignored || t.rejected) return { record, outbox: [], ignored: t.ignored, rejected: t.rejected };
+    if (t.ignored || t.rejected) return { record, ignored: t.ignored, rejected: t.rejected };
 
     const log: StepLogEntry[] = [];
     const messages: SagaMessage[] = [];
@@ -88,8 +96,15 @@ export class SagaProcessor {
     if (how.isNew) await this.store.insertInstance(manager, saved);
     else if (!(await this.store.updateInstance(manager, saved)))
       throw new SagaConcurrencyError(record.id, record.version);
-    if (log.length > 0) await this.store.appendLog(manager, record.id, log);
-    return { record: saved, outbox: await writeOutbox(this.store, manager, messages) };
+    for (const entry of log) writes.log.push({ ...entry, sagaId: record.id });
+    writes.messages.push(...messages);
+    return { record: saved };
+  }
+
+  /** Writes the collected history rows and outbox rows; returns the outbox rows for the relay. */
+  async flush(manager: EntityManager, writes: SagaWrites): Promise<CommittedMessage[]> {
+    if (writes.log.length > 0) await this.store.appendLogs(manager, writes.log);
+    return writeOutbox(this.store, manager, writes.messages);
   }
 
   /** Runs the reply handler; a throwing handler turns the success into a failure of the step. */

@@ -66,6 +66,16 @@ export class TypeOrmSagaStore implements SagaStore {
     return rows.length > 0 ? toInstance(rows[0]) : null;
   }
 
+  async findInstances(manager: EntityManager, ids: string[]): Promise<SagaInstanceRecord[]> {
+    const found: SagaInstanceRecord[] = [];
+    for (const chunk of chunks([...new Set(ids)], CHUNK)) {
+      const sql = this.sql.compile(`SELECT * FROM {instance} WHERE id IN (${list(chunk.length)})`);
+      const { rows } = await execute(manager, sql, chunk);
+      found.push(...rows.map(toInstance));
+    }
+    return found;
+  }
+
   async findInstanceByIdempotencyKey(
     manager: EntityManager,
     key: string,
@@ -82,10 +92,17 @@ export class TypeOrmSagaStore implements SagaStore {
   }
 
   async appendLog(manager: EntityManager, sagaId: string, entries: StepLogEntry[]): Promise<void> {
-    for (const chunk of chunks(entries, CHUNK)) {
+    await this.appendLogs(
+      manager,
+      entries.map((e) => ({ ...e, sagaId })),
+    );
+  }
+
+  async appendLogs(manager: EntityManager, records: StepLogRecord[]): Promise<void> {
+    for (const chunk of chunks(records, CHUNK)) {
       const sql = `INSERT INTO {stepLog} (${LOG_COLUMNS}) VALUES ${values(chunk.length, 7)}`;
       const params = chunk.flatMap((e) => [
-        sagaId,
+        e.sagaId,
         e.step,
         e.phase,
         e.attempt,
