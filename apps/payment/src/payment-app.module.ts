@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { HealthController } from '../../shared/src/health.controller';
 import { serviceInfrastructure } from '../../shared/src/service-root';
 import { loadPaymentConfig } from './config';
+import { CrashAfterCommitFailpoint } from './crash-after-commit.failpoint';
 import { PaymentModule, paymentEntities, paymentMigrations } from './payment.module';
 
 /** The payment service on its own: its database and RabbitMQ, from the environment (see config.ts). */
@@ -11,5 +12,7 @@ import { PaymentModule, paymentEntities, paymentMigrations } from './payment.mod
     PaymentModule,
   ],
   controllers: [HealthController],
+  // TEST-ONLY: inert unless PAYMENT_CRASH_AFTER_COMMIT_ONCE is set (see crash-after-commit.failpoint.ts).
+  providers: [CrashAfterCommitFailpoint],
 })
 export class PaymentAppModule {}

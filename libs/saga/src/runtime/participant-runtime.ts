@@ -98,8 +98,14 @@ export class ParticipantRuntime {
         commands.map((c) => c.message.messageId),
       );
       const replies: SagaMessage[] = [];
+      // The inbox reports only ids recorded before: a message delivered twice in this batch (the relay publishes
+      // at least once) would pass both times. Run it once.
+      const seen = new Set<string>();
       for (const command of commands) {
-        if (!duplicates.has(command.message.messageId)) replies.push(await this.run(manager, command));
+        const { messageId } = command.message;
+        if (duplicates.has(messageId) || seen.has(messageId)) continue;
+        seen.add(messageId);
+        replies.push(await this.run(manager, command));
       }
       return writeOutbox(this.store, manager, replies);
     });
