@@ -109,6 +109,40 @@ describe('monolith end to end (HTTP, in-process transport, in-memory SQLite)', (
     expect(await db.manager.countBy(Payment, { orderId: first.orderId })).toBe(1);
   });
 
+  describe('operator API', () => {
+    const post = (path: string, body: unknown = {}) =>
+      fetch(`${baseUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+
+    it('lists sagas by status and age', async () => {
+      const { sagaId } = await api.placeOrder(validOrder);
+      await api.waitForSaga(sagaId, 15_000);
+      const completed = (await (await fetch(`${baseUrl}/sagas?status=COMPLETED`)).json()) as { id: string }[];
+      expect(completed.map((s) => s.id)).toContain(sagaId);
+      const stuck = (await (
+        await fetch(`${baseUrl}/sagas?status=RUNNING,COMPENSATING&olderThanMs=60000`)
+      ).json()) as [];
+      expect(stuck).toEqual([]);
+      const bad = await fetch(`${baseUrl}/sagas?status=DONE`);
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { fields: { property: string }[] }).fields[0].property).toBe('status');
+    });
+
+    it('refuses to abort a finished saga (409), answers 404 for an unknown saga or action', async () => {
+      const { sagaId } = await api.placeOrder(validOrder);
+      await api.waitForSaga(sagaId, 15_000);
+      const refused = await post(`/sagas/${sagaId}/abort`, { reason: 'too late' });
+      expect(refused.status).toBe(409);
+      expect(((await refused.json()) as { message: string }).message).toContain('COMPLETED');
+      expect((await post(`/sagas/${randomUUID()}/retry`)).status).toBe(404);
+      expect((await post(`/sagas/${sagaId}/explode`)).status).toBe(404);
+      expect((await post(`/sagas/not-a-uuid/retry`)).status).toBe(400);
+    });
+  });
+
   it('answers /health', async () => {
     expect((await fetch(`${baseUrl}/health`)).status).toBe(200);
   });
