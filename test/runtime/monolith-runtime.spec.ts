@@ -209,6 +209,25 @@ describe.each(DATABASES)('saga runtime, in-process transport, on %s', (kind) => 
     expect(transport.deadLetters).toEqual([]);
   });
 
+  it('starts concurrent sagas together (one transaction) and keeps each one idempotent', async () => {
+    await boot();
+    const key = `batch-${randomUUID()}`;
+    const ids = await Promise.all([
+      ...Array.from({ length: 20 }, (_, i) => sagas.start(TransferSaga, transfer({ amount: 1 + i }))),
+      ...Array.from({ length: 5 }, () => sagas.start(TransferSaga, transfer(), { idempotencyKey: key })),
+    ]);
+    const started = ids.slice(0, 20);
+    expect(new Set(started).size).toBe(20);
+    expect(new Set(ids.slice(20)).size).toBe(1);
+    await expect(sagas.start(OtherSaga, {}, { idempotencyKey: key })).rejects.toBeInstanceOf(
+      IdempotencyKeyConflictError,
+    );
+    const views = await Promise.all(
+      [...started, ids[20]].map((id) => sagas.waitFor(id, { timeoutMs: 20_000 })),
+    );
+    expect(views.every((v) => v.status === 'COMPLETED')).toBe(true);
+  });
+
   it('waitFor times out with the current status when nothing consumes', async () => {
     await boot({ consume: false });
     const id = await sagas.start(TransferSaga, transfer());

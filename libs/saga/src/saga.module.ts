@@ -6,6 +6,7 @@ import { TypeOrmSagaStore } from './persistence/typeorm/typeorm-saga-store';
 import { OutboxRelay } from './runtime/outbox-relay';
 import { ParticipantRuntime } from './runtime/participant-runtime';
 import { SagaCoordinator } from './runtime/saga-coordinator';
+import { SagaStarter } from './runtime/saga-starter';
 import { SagaExplorer } from './runtime/saga-explorer';
 import { SagaLifecycle } from './runtime/saga-lifecycle';
 import { SagaManager } from './runtime/saga-manager';
@@ -56,6 +57,7 @@ import { InProcessTransport } from './transport/in-process/in-process.transport'
     SagaWaiters,
     OutboxRelay,
     SagaCoordinator,
+    SagaStarter,
     ParticipantRuntime,
     SagaManager,
     SagaLifecycle,

@@ -1,12 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { initialState } from '../engine/saga-engine';
 import type { SagaEvent } from '../engine/saga-event';
 import { isTerminal } from '../engine/saga-state';
-import { IdempotencyKeyConflictError, SagaConcurrencyError, SagaNotFoundError } from '../errors/saga.errors';
+import { SagaNotFoundError } from '../errors/saga.errors';
 import type { SagaInstanceRecord, SagaStore } from '../persistence/saga-store';
 import { SagaTransactions } from '../persistence/typeorm/transactions';
-import { isUniqueViolation } from '../persistence/typeorm/unique-violation';
 import { SAGA_STORE } from '../saga.constants';
 import type { SagaMessage } from '../transport/message';
 import type { Disposition, IncomingMessage } from '../transport/transport';
@@ -15,14 +13,12 @@ import type { CommittedMessage } from './outbox-relay';
 import { SagaProcessor, SagaWrites } from './saga-processor';
 import type { Applied } from './saga-processor';
 import { SagaRegistry } from './saga-registry';
-import type { RegisteredSaga } from './saga-registry';
 import { SagaRuntimeOptions } from './runtime-options';
 import { SagaWaiters } from './saga-waiters';
-
-const CONFLICT_RETRIES = 8;
+import { withConflictRetries } from './conflicts';
 
 /**
- * The coordinator side of the runtime: starts sagas, applies replies, timers and operator actions to them,
+ * The coordinator side of the runtime: applies replies, timers and operator actions to sagas,
  * each in one transaction, then hands the outbox rows to the relay and wakes local waiters.
  */
 @Injectable()
@@ -43,61 +39,9 @@ export class SagaCoordinator {
     return `coordinator:${this.options.service}`;
   }
 
-  /**
-   * Creates and starts a saga in one transaction. With an idempotency key (or a caller-chosen id) already
-   * used, returns the saga that has it (its data wins) — unless that saga is of another type, which is refused.
-   */
-  async start(
-    saga: RegisteredSaga,
-    data: Record<string, unknown>,
-    how: { id: string; idChosen: boolean; idempotencyKey?: string },
-  ): Promise<string> {
-    const { id, idempotencyKey } = how;
-    const record = await this.withConflictRetries(async () => {
-      const result = await this.transactions.run(async (manager) => {
-        const existing =
-          (idempotencyKey !== undefined
-            ? await this.store.findInstanceByIdempotencyKey(manager, idempotencyKey)
-            : null) ?? (how.idChosen ? await this.store.findInstance(manager, id) : null);
-        if (existing) return { existing };
-        const now = Date.now();
-        const fresh: SagaInstanceRecord = {
-          id,
-          type: saga.definition.name,
-          definitionVersion: saga.definition.version,
-          state: initialState(saga.definition, now),
-          currentStep: saga.definition.steps[0].name,
-          dueAt: null,
-          data,
-          version: 0,
-          idempotencyKey: idempotencyKey ?? null,
-          createdAt: now,
-          updatedAt: now,
-        };
-        const writes = new SagaWrites();
-        const applied = await this.processor.apply(manager, saga, fresh, { type: 'start' }, writes, {
-          isNew: true,
-        });
-        return { applied, outbox: await this.processor.flush(manager, writes) };
-      });
-      if (result.existing) return result.existing;
-      this.afterCommit([result.applied], result.outbox);
-      return result.applied.record;
-    });
-    if (record.type !== saga.definition.name) {
-      throw new IdempotencyKeyConflictError(
-        idempotencyKey ?? id,
-        record.id,
-        record.type,
-        saga.definition.name,
-      );
-    }
-    return record.id;
-  }
-
   /** Applies an event (a timer or an operator action) to one saga, retrying on concurrent updates. */
   async applyEvent(sagaId: string, event: SagaEvent): Promise<Applied> {
-    return this.withConflictRetries(async () => {
+    return withConflictRetries(async () => {
       const { applied, outbox } = await this.transactions.run(async (manager) => {
         const record = await this.store.findInstance(manager, sagaId);
         if (!record) throw new SagaNotFoundError(sagaId);
@@ -195,7 +139,7 @@ export class SagaCoordinator {
 
   private async applyOneReply(message: SagaMessage): Promise<Disposition> {
     try {
-      await this.withConflictRetries(() => this.applyReplies([message]));
+      await withConflictRetries(() => this.applyReplies([message]));
       return { kind: 'ack' };
     } catch (error) {
       if (error instanceof SagaNotFoundError) return { kind: 'reject', reason: error.message };
@@ -241,7 +185,8 @@ export class SagaCoordinator {
     return result;
   }
 
-  private afterCommit(applied: Applied[], outbox: CommittedMessage[]): void {
+  /** After a commit: hands the outbox rows to the relay and notifies this process's listeners and waiters. */
+  afterCommit(applied: Applied[], outbox: CommittedMessage[]): void {
     for (const a of applied) {
       if (a.ignored || a.rejected) continue;
       const { id, type, state, currentStep } = a.record;
@@ -254,17 +199,5 @@ export class SagaCoordinator {
       });
     }
     this.relay.enqueue(outbox);
-  }
-
-  private async withConflictRetries<T>(fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (error) {
-        const retryable = error instanceof SagaConcurrencyError || isUniqueViolation(error);
-        if (!retryable || attempt >= CONFLICT_RETRIES) throw error;
-        await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
-      }
-    }
   }
 }

@@ -14,6 +14,7 @@ import { SagaTransactions } from '../persistence/typeorm/transactions';
 import { SAGA_STORE } from '../saga.constants';
 import { validateAgainst } from './payload-validation';
 import { SagaCoordinator } from './saga-coordinator';
+import { SagaStarter } from './saga-starter';
 import { SagaRegistry } from './saga-registry';
 import { toView } from './saga-view';
 import type { SagaView } from './saga-view';
@@ -38,6 +39,7 @@ export class SagaManager {
   constructor(
     private readonly registry: SagaRegistry,
     private readonly coordinator: SagaCoordinator,
+    private readonly starter: SagaStarter,
     private readonly transactions: SagaTransactions,
     @Inject(SAGA_STORE) private readonly store: SagaStore,
     private readonly waiters: SagaWaiters,
@@ -70,7 +72,7 @@ export class SagaManager {
       if (errors.length > 0) throw new SagaValidationError(name, errors);
     }
     const plain = JSON.parse(JSON.stringify(data)) as Record<string, unknown>;
-    return this.coordinator.start(registered, plain, {
+    return this.starter.start(registered, plain, {
       id: options.sagaId ?? randomUUID(),
       idChosen: options.sagaId !== undefined,
       idempotencyKey: options.idempotencyKey,
