@@ -9,6 +9,7 @@ import type { SagaMessage } from '../transport/message';
 import type { Disposition, IncomingMessage } from '../transport/transport';
 import type { CommandContext } from './contexts';
 import { describeFailure } from './failure';
+import { abortsOptimisticRun, Isolation, runOptimistically } from './optimistic';
 import { OutboxRelay } from './outbox-relay';
 import type { CommittedMessage } from './outbox-relay';
 import { validateAgainst } from './payload-validation';
@@ -91,29 +92,36 @@ export class ParticipantRuntime {
   }
 
   private async execute(participant: string, commands: Prepared[]): Promise<void> {
-    const outbox: CommittedMessage[] = await this.transactions.run(async (manager) => {
-      const duplicates = await this.store.recordInbox(
-        manager,
-        `participant:${participant}`,
-        commands.map((c) => c.message.messageId),
-      );
-      const replies: SagaMessage[] = [];
-      // The inbox reports only ids recorded before: a message delivered twice in this batch (the relay publishes
-      // at least once) would pass both times. Run it once.
-      const seen = new Set<string>();
-      for (const command of commands) {
-        const { messageId } = command.message;
-        if (duplicates.has(messageId) || seen.has(messageId)) continue;
-        seen.add(messageId);
-        replies.push(await this.run(manager, command));
-      }
-      return writeOutbox(this.store, manager, replies);
-    });
+    const outbox: CommittedMessage[] = await runOptimistically(
+      this.transactions,
+      async (manager, isolation) => {
+        const duplicates = await this.store.recordInbox(
+          manager,
+          `participant:${participant}`,
+          commands.map((c) => c.message.messageId),
+        );
+        const replies: SagaMessage[] = [];
+        // The inbox reports only ids recorded before: a message delivered twice in this batch (the relay publishes
+        // at least once) would pass both times. Run it once.
+        const seen = new Set<string>();
+        for (const command of commands) {
+          const { messageId } = command.message;
+          if (duplicates.has(messageId) || seen.has(messageId)) continue;
+          seen.add(messageId);
+          replies.push(await this.run(manager, command, isolation));
+        }
+        return writeOutbox(this.store, manager, replies);
+      },
+    );
     this.relay.enqueue(outbox);
   }
 
-  /** Runs one handler in a savepoint and builds its reply. */
-  private async run(manager: EntityManager, { message, handler, payload }: Prepared): Promise<SagaMessage> {
+  /** Runs one handler (isolated: its writes are undone if it fails) and builds its reply. */
+  private async run(
+    manager: EntityManager,
+    { message, handler, payload }: Prepared,
+    isolation: Isolation,
+  ): Promise<SagaMessage> {
     const reply = {
       messageId: randomUUID(),
       kind: 'reply' as const,
@@ -128,7 +136,7 @@ export class ParticipantRuntime {
       traceparent: message.traceparent,
     };
     try {
-      const result = await manager.transaction(async (tx) => {
+      const result = await isolation.run(manager, message.messageId, async (tx) => {
         const ctx: CommandContext = {
           sagaId: message.sagaId,
           sagaType: message.sagaType,
@@ -147,6 +155,7 @@ export class ParticipantRuntime {
       });
       return { ...reply, outcome: 'success', payload: result ?? {} };
     } catch (error) {
+      if (abortsOptimisticRun(error)) throw error;
       const failure = describeFailure(error, handler.isBusinessError);
       if (failure.transient)
         this.logger.warn(

@@ -16,6 +16,7 @@ import { SagaRegistry } from './saga-registry';
 import { SagaRuntimeOptions } from './runtime-options';
 import { SagaWaiters } from './saga-waiters';
 import { withConflictRetries } from './conflicts';
+import { runOptimistically } from './optimistic';
 
 /**
  * The coordinator side of the runtime: applies replies, timers and operator actions to sagas,
@@ -42,10 +43,10 @@ export class SagaCoordinator {
   /** Applies an event (a timer or an operator action) to one saga, retrying on concurrent updates. */
   async applyEvent(sagaId: string, event: SagaEvent): Promise<Applied> {
     return withConflictRetries(async () => {
-      const { applied, outbox } = await this.transactions.run(async (manager) => {
+      const { applied, outbox } = await runOptimistically(this.transactions, async (manager, isolation) => {
         const record = await this.store.findInstance(manager, sagaId);
         if (!record) throw new SagaNotFoundError(sagaId);
-        const writes = new SagaWrites();
+        const writes = new SagaWrites(isolation);
         const result = await this.processor.apply(
           manager,
           this.registry.saga(record.type),
@@ -111,7 +112,7 @@ export class SagaCoordinator {
    * per saga, and one INSERT each for all the history rows and all the outgoing commands.
    */
   private async applyReplies(messages: SagaMessage[]): Promise<void> {
-    const { applied, outbox } = await this.transactions.run(async (manager) => {
+    const { applied, outbox } = await runOptimistically(this.transactions, async (manager, isolation) => {
       const duplicates = await this.store.recordInbox(
         manager,
         this.inboxConsumer,
@@ -123,7 +124,7 @@ export class SagaCoordinator {
       for (const record of ids.length > 0 ? await this.store.findInstances(manager, ids) : []) {
         latest.set(record.id, record);
       }
-      const writes = new SagaWrites();
+      const writes = new SagaWrites(isolation);
       const results: Applied[] = [];
       for (const message of fresh) {
         const record = latest.get(message.sagaId);

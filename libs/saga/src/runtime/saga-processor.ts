@@ -12,6 +12,7 @@ import { SAGA_STORE } from '../saga.constants';
 import type { SagaMessage } from '../transport/message';
 import type { SagaContext } from './contexts';
 import { describeFailure } from './failure';
+import { abortsOptimisticRun, Isolation } from './optimistic';
 import type { CommittedMessage } from './outbox-relay';
 import type { RegisteredSaga } from './saga-registry';
 import { SagaRuntimeOptions } from './runtime-options';
@@ -31,6 +32,9 @@ export interface Applied {
 export class SagaWrites {
   readonly log: StepLogRecord[] = [];
   readonly messages: SagaMessage[] = [];
+
+  /** @param isolation how user code runs (see `runOptimistically`); by default in savepoints. */
+  constructor(readonly isolation = new Isolation(true)) {}
 }
 
 /** A reply's data, passed to the step's `@OnReply` method before the engine sees the success. */
@@ -67,7 +71,7 @@ export class SagaProcessor {
       reply &&
       acceptsOutcome(definition, record.state, event.step, event.phase, event.attempt, true)
     ) {
-      event = await this.onReply(manager, saga, record, data, event, reply.payload);
+      event = await this.onReply(manager, saga, record, data, event, reply.payload, writes.isolation);
     }
     let t: Transition = transition(definition, record.state, event, env);
     if (t.ignored || t.rejected) return { record, ignored: t.ignored, rejected: t.rejected };
@@ -79,7 +83,16 @@ export class SagaProcessor {
       const action = t.actions[0];
       if (!action) break;
       const step = definition.steps.find((s) => s.name === action.step)!;
-      const outcome = await this.execute(manager, saga, record, data, step, action, messages);
+      const outcome = await this.execute(
+        manager,
+        saga,
+        record,
+        data,
+        step,
+        action,
+        messages,
+        writes.isolation,
+      );
       if (!outcome) break;
       t = transition(definition, t.state, outcome, env);
     }
@@ -115,18 +128,24 @@ export class SagaProcessor {
     data: Record<string, unknown>,
     event: Extract<SagaEvent, { type: 'succeeded' }>,
     payload: unknown,
+    isolation: Isolation,
   ): Promise<SagaEvent> {
     const step = saga.definition.steps.find((s) => s.name === event.step)!;
     if (event.phase !== 'invoke' || !step.onReply) return event;
+    const snapshot = structuredClone(data);
     try {
-      await this.call(
-        saga.instance,
-        step.onReply,
-        this.context(manager, saga, record, data, step, event.attempt),
-        payload,
+      await isolation.run(manager, `${record.id}/on-reply/${step.name}/${event.attempt}`, (tx) =>
+        this.call(
+          saga.instance,
+          step.onReply!,
+          this.context(tx, saga, record, data, step, event.attempt),
+          payload,
+        ),
       );
       return event;
     } catch (error) {
+      if (abortsOptimisticRun(error)) throw error;
+      restore(data, snapshot);
       return { ...event, type: 'failed', failure: describeFailure(error, step.isBusinessError) };
     }
   }
@@ -143,6 +162,7 @@ export class SagaProcessor {
     step: StepDefinition,
     action: ExecuteAction,
     messages: SagaMessage[],
+    isolation: Isolation,
   ): Promise<SagaEvent | undefined> {
     const { phase, attempt } = action;
     const target = phase === 'invoke' ? step.target : step.compensation!.target;
@@ -151,8 +171,8 @@ export class SagaProcessor {
     const snapshot = structuredClone(data);
     try {
       if (target.kind === 'local') {
-        // A savepoint: if the step fails, its writes are undone and the saga's transaction goes on.
-        await manager.transaction(async (tx) => {
+        // If the step fails, its writes are undone and the saga's transaction goes on (see isolate()).
+        await isolation.run(manager, `${record.id}/${step.name}/${phase}/${attempt}`, async (tx) => {
           const result = await this.call(
             saga.instance,
             method,
@@ -181,6 +201,7 @@ export class SagaProcessor {
       });
       return undefined;
     } catch (error) {
+      if (abortsOptimisticRun(error)) throw error;
       restore(data, snapshot);
       return { type: 'failed', ...base, failure: describeFailure(error, step.isBusinessError) };
     }

@@ -6,6 +6,7 @@ import type { SagaInstanceRecord, SagaStore } from '../persistence/saga-store';
 import { SagaTransactions } from '../persistence/typeorm/transactions';
 import { SAGA_STORE } from '../saga.constants';
 import { withConflictRetries } from './conflicts';
+import { runOptimistically } from './optimistic';
 import { SagaCoordinator } from './saga-coordinator';
 import { SagaProcessor, SagaWrites } from './saga-processor';
 import type { Applied } from './saga-processor';
@@ -100,31 +101,34 @@ export class SagaStarter {
 
   /** Starts every request in one transaction; returns each one's saga (the existing one for a reused key). */
   private async startAll(batch: StartRequest[]): Promise<SagaInstanceRecord[]> {
-    const { records, applied, outbox } = await this.transactions.run(async (manager) => {
-      const writes = new SagaWrites();
-      const started: Applied[] = [];
-      const result: SagaInstanceRecord[] = [];
-      for (const request of batch) {
-        const existing = await this.existing(manager, request);
-        if (existing) {
-          result.push(existing);
-          continue;
+    const { records, applied, outbox } = await runOptimistically(
+      this.transactions,
+      async (manager, isolation) => {
+        const writes = new SagaWrites(isolation);
+        const started: Applied[] = [];
+        const result: SagaInstanceRecord[] = [];
+        for (const request of batch) {
+          const existing = await this.existing(manager, request);
+          if (existing) {
+            result.push(existing);
+            continue;
+          }
+          const a = await this.processor.apply(
+            manager,
+            request.saga,
+            fresh(request),
+            { type: 'start' },
+            writes,
+            {
+              isNew: true,
+            },
+          );
+          started.push(a);
+          result.push(a.record);
         }
-        const a = await this.processor.apply(
-          manager,
-          request.saga,
-          fresh(request),
-          { type: 'start' },
-          writes,
-          {
-            isNew: true,
-          },
-        );
-        started.push(a);
-        result.push(a.record);
-      }
-      return { records: result, applied: started, outbox: await this.processor.flush(manager, writes) };
-    });
+        return { records: result, applied: started, outbox: await this.processor.flush(manager, writes) };
+      },
+    );
     this.coordinator.afterCommit(applied, outbox);
     return records;
   }

@@ -1,0 +1,66 @@
+import type { EntityManager } from 'typeorm';
+import type { SagaTransactions } from '../persistence/typeorm/transactions';
+
+/** Aborts an optimistic transaction: user code failed, so the transaction is run again with savepoints. */
+class SavepointsNeeded extends Error {
+  constructor(
+    readonly key: string,
+    readonly original: unknown,
+  ) {
+    super(`user code ${key} failed inside an optimistic transaction`);
+  }
+}
+
+/** True for the signal that aborts an optimistic transaction: catch blocks around user code must rethrow it. */
+export function abortsOptimisticRun(error: unknown): boolean {
+  return error instanceof SavepointsNeeded;
+}
+
+/**
+ * How user code (a local step, a command handler, a reply handler) runs inside a transaction, so that its writes
+ * are undone if it fails while the transaction goes on. Optimistic (`safe = false`): directly, and a failure aborts
+ * the whole transaction. Safe: in a SAVEPOINT (two more round trips) — except the code whose failure aborted the
+ * optimistic run, which is not run again: its recorded error is thrown at once.
+ */
+export class Isolation {
+  constructor(
+    readonly safe: boolean,
+    private readonly failed = new Map<string, unknown>(),
+  ) {}
+
+  /** Runs `work`; `key` names it the same way in both runs (e.g. the message id). */
+  async run<T>(
+    manager: EntityManager,
+    key: string,
+    work: (manager: EntityManager) => Promise<T>,
+  ): Promise<T> {
+    if (!this.safe) {
+      try {
+        return await work(manager);
+      } catch (error) {
+        throw new SavepointsNeeded(key, error);
+      }
+    }
+    if (this.failed.has(key)) throw this.failed.get(key);
+    return manager.transaction(work);
+  }
+}
+
+/**
+ * Runs a transaction first without savepoints around user code (the common case: everything succeeds, and the
+ * savepoints' round trips are saved), and, if some user code failed, once more with savepoints. The code that
+ * failed is not run again; other user code of the same transaction (a batch) may run twice, but only one run
+ * commits — as with any transaction retry.
+ */
+export async function runOptimistically<T>(
+  transactions: SagaTransactions,
+  fn: (manager: EntityManager, isolation: Isolation) => Promise<T>,
+): Promise<T> {
+  try {
+    return await transactions.run((manager) => fn(manager, new Isolation(false)));
+  } catch (error) {
+    if (!(error instanceof SavepointsNeeded)) throw error;
+    const failed = new Map([[error.key, error.original]]);
+    return transactions.run((manager) => fn(manager, new Isolation(true, failed)));
+  }
+}
