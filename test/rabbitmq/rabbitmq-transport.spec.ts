@@ -16,7 +16,7 @@ import {
 } from './rabbitmq.helpers';
 
 const prefix = uniquePrefix();
-const participants = ['payment', 'shipping', 'inventory', 'batch', 'oversize', 'replicated'];
+const participants = ['payment', 'shipping', 'inventory', 'batch', 'acked', 'oversize', 'replicated'];
 const services = ['order'];
 
 describe('RabbitMqTransport (real broker)', () => {
@@ -115,6 +115,25 @@ describe('RabbitMqTransport (real broker)', () => {
     expect(maxActive).toBe(1);
     expect(new Set(seen)).toEqual(ids);
     await eventually(async () => (await broker.messageCount(`${prefix}.batch.commands`)) === 0);
+  });
+
+  it('acks a whole batch at once, and nothing acked comes back after the consumer closes', async () => {
+    const t = newTransport();
+    await t.connect({ participants: ['acked'] });
+    const messages = Array.from({ length: 40 }, () => outgoing(command('acked')));
+    await t.publish(messages);
+    const seen = new Set<string>();
+    const sizes: number[] = [];
+    await t.consume({ commandsFor: 'acked' }, async (batch) => {
+      sizes.push(batch.length);
+      batch.forEach((m) => seen.add(m.message.messageId));
+      return batch.map(() => ({ kind: 'ack' as const }));
+    });
+    await eventually(() => seen.size >= 40);
+    expect(Math.max(...sizes)).toBeGreaterThan(1); // the multiple-ack path ran
+    await t.close(); // unacknowledged deliveries would be requeued now
+    await sleep(200);
+    expect(await broker.messageCount(`${prefix}.acked.commands`)).toBe(0);
   });
 
   it('declares quorum queues when asked, dead-letter queue included', async () => {

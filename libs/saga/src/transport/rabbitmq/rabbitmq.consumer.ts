@@ -150,6 +150,10 @@ export class QueueConsumer {
       for (const d of batch) this.retryLater(d);
       return;
     }
+    if (this.canAckTogether(batch, dispositions)) {
+      ackUpTo(batch[batch.length - 1]);
+      return;
+    }
     const deadLetters: Promise<void>[] = [];
     batch.forEach((d, i) => {
       // Anything but a well-formed ack or reject (a handler bug) is retried rather than lost.
@@ -161,6 +165,17 @@ export class QueueConsumer {
       } else this.retryLater(d);
     });
     await Promise.all(deadLetters);
+  }
+
+  /**
+   * One `ack` frame with `multiple` for the whole batch (one socket write instead of one per message) is right only
+   * when every message is acked and nothing older is still unsettled on the channel: no message waits for a retry
+   * or for its dead-lettering. Deliveries arrive in tag order, and the previous batch was settled before this one.
+   */
+  private canAckTogether(batch: Delivery[], dispositions: Disposition[]): boolean {
+    if (batch.length < 2 || this.retryTimers.size > 0 || this.deadLetters.size > 0) return false;
+    const channel = batch[0].channel;
+    return batch.every((d, i) => d.channel === channel && dispositions[i]?.kind === 'ack');
   }
 
   /** Requeues after `retryDelayMs`; meanwhile the message holds a prefetch slot, which slows a failing consumer. */
@@ -227,6 +242,15 @@ function ack(d: Pick<Delivery, 'channel' | 'msg'>): void {
     d.channel.ack(d.msg);
   } catch {
     /* channel closed: the message will be redelivered */
+  }
+}
+
+/** Acks `d` and every earlier unacknowledged delivery of its channel. */
+function ackUpTo(d: Pick<Delivery, 'channel' | 'msg'>): void {
+  try {
+    d.channel.ack(d.msg, true);
+  } catch {
+    /* channel closed: the messages will be redelivered */
   }
 }
 
