@@ -28,20 +28,22 @@ export class PaymentsService {
         ? { ok: true, payment: existing }
         : { ok: false, reason: `order ${cmd.orderId} was already refunded` };
     }
-    const customer = await manager.findOneBy(Customer, { id: cmd.customerId });
-    if (!customer) return { ok: false, reason: `unknown customer '${cmd.customerId}'` };
     // Check and debit in one statement, so concurrent charges cannot overdraw the credit.
     const debit = await manager
       .createQueryBuilder()
       .update(Customer)
       .set({ availableCredit: () => 'available_credit - :amount' })
-      .where('id = :id AND available_credit >= :amount', { id: customer.id, amount: cmd.amount })
+      .where('id = :id AND available_credit >= :amount', { id: cmd.customerId, amount: cmd.amount })
       .execute();
-    if (!debit.affected) return { ok: false, reason: 'insufficient credit' };
+    if (!debit.affected) {
+      // The rare path: tell an unknown customer from one without enough credit.
+      const known = await manager.existsBy(Customer, { id: cmd.customerId });
+      return { ok: false, reason: known ? 'insufficient credit' : `unknown customer '${cmd.customerId}'` };
+    }
     const payment = manager.create(Payment, {
       id: randomUUID(),
       orderId: cmd.orderId,
-      customerId: customer.id,
+      customerId: cmd.customerId,
       amount: cmd.amount,
       status: 'CHARGED',
     });
