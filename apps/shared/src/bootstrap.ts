@@ -13,7 +13,9 @@ export function serve(
   const logger = new Logger(name);
   const start = async (): Promise<void> => {
     const { port } = loadConfig();
-    const app = await NestFactory.create(rootModule());
+    // While shutting down, answer 503 (and close keep-alive connections) so clients retry on another replica
+    // instead of holding the server open, and no order is accepted after the saga runtime has stopped.
+    const app = await NestFactory.create(rootModule(), { return503OnClosing: true });
     app.enableShutdownHooks();
     await app.listen(port);
     logger.log(`listening on ${await app.getUrl()}`);

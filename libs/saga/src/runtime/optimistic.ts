@@ -1,3 +1,4 @@
+import { TypeORMError } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 import type { SagaTransactions } from '../persistence/typeorm/transactions';
 
@@ -20,7 +21,7 @@ export function abortsOptimisticRun(error: unknown): boolean {
  * How user code (a local step, a command handler, a reply handler) runs inside a transaction, so that its writes
  * are undone if it fails while the transaction goes on. Optimistic (`safe = false`): directly, and a failure aborts
  * the whole transaction. Safe: in a SAVEPOINT (two more round trips) — except the code whose failure aborted the
- * optimistic run, which is not run again: its recorded error is thrown at once.
+ * optimistic run, which is not run again when it failed by its own logic: its recorded error is thrown at once.
  */
 export class Isolation {
   constructor(
@@ -41,9 +42,19 @@ export class Isolation {
         throw new SavepointsNeeded(key, error);
       }
     }
-    if (this.failed.has(key)) throw this.failed.get(key);
+    // Replay a failure of the code's own logic without running it again; a database error (a dropped connection,
+    // a deadlock) says nothing about the code: run it again, in a savepoint, against the new transaction.
+    if (this.failed.has(key) && !isDatabaseError(this.failed.get(key))) throw this.failed.get(key);
     return manager.transaction(work);
   }
+}
+
+/** An error raised by TypeORM or a database driver (they carry a `code`, e.g. `57P01` or `ECONNRESET`). */
+function isDatabaseError(error: unknown): boolean {
+  if (error instanceof TypeORMError) return true;
+  return (
+    typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string'
+  );
 }
 
 /**

@@ -118,7 +118,11 @@ export class SagaCoordinator {
         this.inboxConsumer,
         messages.map((m) => m.messageId),
       );
-      const fresh = messages.filter((m) => !duplicates.has(m.messageId));
+      // The inbox reports ids recorded before; a reply delivered twice within this batch is skipped here.
+      const seen = new Set<string>();
+      const fresh = messages.filter(
+        (m) => !duplicates.has(m.messageId) && !seen.has(m.messageId) && seen.add(m.messageId),
+      );
       const latest = new Map<string, SagaInstanceRecord>();
       const ids = fresh.map((m) => m.sagaId);
       for (const record of ids.length > 0 ? await this.store.findInstances(manager, ids) : []) {

@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { BeforeApplicationShutdown, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import type { SagaStore } from '../persistence/saga-store';
-import { SAGA_STORE, SAGA_TRANSPORT } from '../saga.constants';
+import { SAGA_DATA_SOURCE, SAGA_STORE, SAGA_TRANSPORT } from '../saga.constants';
+import { guardPoolErrors } from '../persistence/typeorm/pool-errors';
+import type { DataSource } from 'typeorm';
 import type { SagaTransport } from '../transport/transport';
 import { InProcessTransport } from '../transport/in-process/in-process.transport';
 import { OutboxRelay } from './outbox-relay';
@@ -32,11 +34,13 @@ export class SagaLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     private readonly relay: OutboxRelay,
     @Inject(SAGA_TRANSPORT) private readonly transport: SagaTransport,
     @Inject(SAGA_STORE) private readonly store: SagaStore,
+    @Inject(SAGA_DATA_SOURCE) private readonly dataSource: DataSource,
     private readonly options: SagaRuntimeOptions,
   ) {}
 
   onModuleInit(): void {
     this.explorer.explore(this.transport instanceof InProcessTransport);
+    guardPoolErrors(this.dataSource, (message) => this.logger.warn(message));
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -1,0 +1,68 @@
+import { QueryFailedError } from 'typeorm';
+import type { EntityManager } from 'typeorm';
+import type { SagaTransactions } from '../persistence/typeorm/transactions';
+import { abortsOptimisticRun, runOptimistically } from './optimistic';
+
+/** A stand-in for a transaction: `run` hands over a manager whose nested `transaction` counts savepoints. */
+function fakeTransactions() {
+  const stats = { transactions: 0, savepoints: 0 };
+  const manager = {
+    transaction: async <T>(work: (m: EntityManager) => Promise<T>) => {
+      stats.savepoints++;
+      return work(manager as unknown as EntityManager);
+    },
+  };
+  const transactions = {
+    run: async <T>(fn: (m: EntityManager) => Promise<T>) => {
+      stats.transactions++;
+      return fn(manager as unknown as EntityManager);
+    },
+  } as unknown as SagaTransactions;
+  return { transactions, stats };
+}
+
+describe('runOptimistically', () => {
+  it('runs user code without savepoints when it succeeds', async () => {
+    const { transactions, stats } = fakeTransactions();
+    let calls = 0;
+    const result = await runOptimistically(transactions, (m, isolation) =>
+      isolation.run(m, 'a', async () => ++calls),
+    );
+    expect(result).toBe(1);
+    expect(stats).toEqual({ transactions: 1, savepoints: 0 });
+  });
+
+  it('runs the transaction again with savepoints; code that failed by its own logic is not run again', async () => {
+    const { transactions, stats } = fakeTransactions();
+    const calls = { ok: 0, failing: 0 };
+    const outcome = await runOptimistically(transactions, async (m, isolation) => {
+      await isolation.run(m, 'ok', async () => calls.ok++);
+      try {
+        await isolation.run(m, 'failing', async () => {
+          calls.failing++;
+          throw new Error('declined');
+        });
+        return 'no error';
+      } catch (error) {
+        if (abortsOptimisticRun(error)) throw error;
+        return (error as Error).message;
+      }
+    });
+    expect(outcome).toBe('declined');
+    expect(calls).toEqual({ ok: 2, failing: 1 });
+    expect(stats).toEqual({ transactions: 2, savepoints: 1 });
+  });
+
+  it('runs code that failed with a database error again (the error said nothing about the code)', async () => {
+    const { transactions } = fakeTransactions();
+    let calls = 0;
+    const result = await runOptimistically(transactions, (m, isolation) =>
+      isolation.run(m, 'flaky', async () => {
+        if (++calls === 1) throw new QueryFailedError('SELECT 1', [], new Error('terminating connection'));
+        return 'ok';
+      }),
+    );
+    expect(result).toBe('ok');
+    expect(calls).toBe(2);
+  });
+});
