@@ -1,24 +1,80 @@
 /**
- * Runs several variants one after the other with the same options and prints them in one table
- * ("vs first" compares each with the first variant listed):
- *   npx tsc -p bench/tsconfig.json && node dist/bench/bench/run.js [--variants baseline,saga] [--count 2000] ...
+ * The benchmark (`npm run bench`): runs the variants one after the other with the same options, prints one table
+ * ("vs first" compares each with the first variant listed), where the library's time goes, and the summary lines;
+ * writes every figure to bench-results.json.
+ *   npx nest build -p bench/tsconfig.json && node dist/bench/bench/run.js [--variants baseline,saga] [--quick] ...
  */
+import { execFileSync } from 'node:child_process';
 import { parseBenchArgs } from './lib/args';
-import { formatReport, writeResults } from './lib/report';
+import { acquireBenchLock } from './lib/lock';
+import {
+  formatProfile,
+  formatReport,
+  growthLines,
+  perSagaLines,
+  summaryLines,
+  writeResults,
+} from './lib/report';
 import { runVariant, type VariantRun } from './lib/runner';
 import { VARIANTS } from './variants';
 
+/** The code measured: the commit, and the files of libs/ and apps/ changed since (the figures depend on them). */
+function codeState(): { commit: string; uncommitted: string[] } | undefined {
+  try {
+    const git = (...args: string[]): string => execFileSync('git', args, { encoding: 'utf8' }).trim();
+    const uncommitted = git('status', '--porcelain', '--', 'libs', 'apps').split('\n').filter(Boolean);
+    return { commit: git('rev-parse', '--short', 'HEAD'), uncommitted };
+  } catch {
+    return undefined; // not a git checkout
+  }
+}
+
 async function main(): Promise<void> {
-  const { out, variants, ...options } = parseBenchArgs(process.argv.slice(2), 'bench-results.json');
-  const names = variants ?? Object.keys(VARIANTS);
+  const release = await acquireBenchLock();
+  const t0 = Date.now();
+  const code = codeState();
+  if (code) {
+    const changes = code.uncommitted.length
+      ? ` + ${code.uncommitted.length} uncommitted change(s) in libs/apps`
+      : '';
+    process.stderr.write(`measuring commit ${code.commit}${changes}\n`);
+  }
+  const { out, variants, growthSagas, ...options } = parseBenchArgs(
+    process.argv.slice(2),
+    'bench-results.json',
+  );
+  const names = variants ?? Object.keys(VARIANTS).filter((n) => n !== 'saga-growth' || growthSagas > 0);
   const unknown = names.filter((n) => !VARIANTS[n]);
   if (unknown.length)
     throw new Error(`unknown variant(s) ${unknown.join(', ')}; known: ${Object.keys(VARIANTS).join(', ')}`);
   const runs: Record<string, VariantRun> = {};
-  for (const name of names) runs[name] = await runVariant(VARIANTS[name](), options);
-  process.stdout.write(`\n${formatReport(Object.values(runs).flatMap((r) => r.rows))}`);
-  writeResults(out, options, runs);
-  process.stdout.write(`\nwrote ${out}\n`);
+  const failures: Record<string, string> = {};
+  for (const [i, name] of names.entries()) {
+    const elapsed = ((Date.now() - t0) / 1000).toFixed(0);
+    process.stderr.write(`\n##### [${i + 1}/${names.length}] ${name} (${elapsed} s elapsed)\n`);
+    try {
+      runs[name] = await runVariant(VARIANTS[name]({ growthSagas }), options);
+    } catch (err) {
+      // Report what the other variants measured; the run still fails at the end.
+      failures[name] = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      process.stderr.write(`${name} FAILED: ${failures[name]}\n`);
+    }
+  }
+  const rows = Object.values(runs).flatMap((r) => r.rows);
+  const lines = [
+    ...summaryLines(rows, 'saga', 'baseline'),
+    ...growthLines(rows, 'saga-growth', 'saga', growthSagas),
+    ...perSagaLines(rows),
+  ];
+  const seconds = Math.round((Date.now() - t0) / 1000);
+  process.stdout.write(`\n${formatReport(rows)}\n${formatProfile(rows, 'saga')}`);
+  writeResults(out, options, runs, { code, growthSagas, seconds, summary: lines, failures });
+  process.stdout.write(`\nwrote ${out} (${seconds} s in all)\n\n${lines.join('\n')}\n`);
+  release();
+  if (Object.keys(failures).length) {
+    process.stderr.write(`\nFAILED: ${Object.keys(failures).join(', ')}\n`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err: unknown) => {

@@ -6,11 +6,13 @@ export interface CliOptions extends BenchOptions {
   out: string;
   /** Variant names to run, in order (`--variants baseline,saga`); undefined: the entry point's default. */
   variants?: string[];
+  /** Finished sagas preloaded for the growth run (`--growth N`, default 20000; 0: no growth run by default). */
+  growthSagas: number;
 }
 
 const USAGE =
   'options: --count N (2000) --warmup N (100) --concurrency 1,16,64 --out FILE --settle-ms N (250) ' +
-  '--quiet-wait-s N (30) --variants a,b --quick (= --count 200 --warmup 20)';
+  '--quiet-wait-s N (30) --variants a,b --growth N (20000) --quick (= --count 200 --warmup 20)';
 
 /** Parses the command line of the bench entry points. AMQP_URL and PG* variables select the services. */
 export function parseBenchArgs(argv: string[], defaultOut: string): CliOptions {
@@ -19,7 +21,7 @@ export function parseBenchArgs(argv: string[], defaultOut: string): CliOptions {
     const key = argv[i].replace(/^--/, '');
     if (
       !argv[i].startsWith('--') ||
-      !/^(count|warmup|concurrency|out|settle-ms|quiet-wait-s|variants|quick)$/.test(key)
+      !/^(count|warmup|concurrency|out|settle-ms|quiet-wait-s|variants|growth|quick)$/.test(key)
     ) {
       throw new Error(`unexpected argument: ${argv[i]}\n${USAGE}`);
     }
@@ -44,5 +46,6 @@ export function parseBenchArgs(argv: string[], defaultOut: string): CliOptions {
     amqpUrl: process.env.AMQP_URL ?? DEFAULT_AMQP_URL,
     out: args.get('out') ?? defaultOut,
     variants: args.get('variants')?.split(','),
+    growthSagas: int('growth', 20_000, 0),
   };
 }

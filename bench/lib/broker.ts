@@ -30,3 +30,10 @@ export async function deleteQueues(url: string, queues: string[]): Promise<void>
     for (const q of queues) await channel.deleteQueue(q);
   });
 }
+
+/** Deletes the exchanges (missing ones are fine). */
+export async function deleteExchanges(url: string, exchanges: string[]): Promise<void> {
+  await withChannel(url, async (channel) => {
+    for (const e of exchanges) await channel.deleteExchange(e);
+  });
+}

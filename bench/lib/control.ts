@@ -28,6 +28,13 @@ export interface ServiceCounters {
   commits: number;
   /** Database transactions rolled back by the service's code. */
   rollbacks: number;
+  /** Optional: statements run, by kind (e.g. `INSERT saga_outbox`), with their summed wall time in ms. */
+  statements?: Record<string, StatementStats>;
+}
+
+export interface StatementStats {
+  count: number;
+  ms: number;
 }
 
 export interface ServiceStats extends ServiceCounters {
@@ -37,6 +44,8 @@ export interface ServiceStats extends ServiceCounters {
    * waits for PostgreSQL's idle flush (~11 s) before reading pg_stat_database.
    */
   pgStatsFlushed: number | null;
+  /** Optional: `performance.eventLoopUtilization()` so far (ms idle and active), to see a saturated process. */
+  eventLoop?: { idle: number; active: number };
 }
 
 export interface ControlHandlers {

@@ -37,6 +37,27 @@ export async function ensureDatabase(name: string): Promise<void> {
   });
 }
 
+/** Drops the database if it exists (disconnecting its sessions) and creates it empty. */
+export async function recreateDatabase(name: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`unsafe database name: ${name}`);
+  await withAdminClient(async (client) => {
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${name}`);
+  });
+}
+
+/** Runs a `SELECT count(*) AS n …` in `database` and returns n. */
+export async function countRows(database: string, sql: string): Promise<number> {
+  const client = new Client(pgConfig(database));
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(sql);
+    return Number(rows[0].n);
+  } finally {
+    await client.end();
+  }
+}
+
 /** See forcePgStatsFlush; exported for services whose pool is not a pg Pool (one query per connection). */
 export const FLUSH_QUERY = 'SELECT pg_stat_force_next_flush() FROM (SELECT 1 FROM pg_namespace LIMIT 1) s';
 

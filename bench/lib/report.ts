@@ -74,8 +74,124 @@ export function formatReport(rows: ResultRow[]): string {
   return `${main}\n\n${cpuTitle}:\n${cpu}\n${notes.map((n) => `${n}\n`).join('')}`;
 }
 
+const perSec = (r: ResultRow): string => `${Math.round(r.perSecond)}/s`;
+const ms = (n: number): string => `${Math.round(n)}ms`;
+
+/**
+ * The closing lines, one per concurrency, comparing `subject` with `reference` (same run):
+ * `bench c=64: saga 612/s baseline 701/s ratio 0.87 p50 41ms vs 37ms`.
+ */
+export function summaryLines(rows: ResultRow[], subject: string, reference: string): string[] {
+  const lines: string[] = [];
+  for (const r of rows.filter((row) => row.variant === subject)) {
+    const ref = rows.find((row) => row.variant === reference && row.concurrency === r.concurrency);
+    if (!ref) continue;
+    lines.push(
+      `bench c=${r.concurrency}: ${subject} ${perSec(r)} ${reference} ${perSec(ref)} ` +
+        `ratio ${(r.perSecond / ref.perSecond).toFixed(2)} p50 ${ms(r.p50)} vs ${ms(ref.p50)}`,
+    );
+  }
+  return lines;
+}
+
+/** The growth lines: the same variant with preloaded tables (`grown`) against empty ones (`empty`). */
+export function growthLines(rows: ResultRow[], grown: string, empty: string, preloaded: number): string[] {
+  const lines: string[] = [];
+  for (const g of rows.filter((row) => row.variant === grown)) {
+    const e = rows.find((row) => row.variant === empty && row.concurrency === g.concurrency);
+    if (!e) continue;
+    const ratio = g.perSecond / e.perSecond;
+    const change =
+      ratio <= 1 ? `${Math.round((1 - ratio) * 100)}% slower` : `${Math.round((ratio - 1) * 100)}% faster`;
+    lines.push(
+      `bench growth c=${g.concurrency}: ${empty} with ${preloaded} finished sagas preloaded ${perSec(g)} vs empty ` +
+        `tables ${perSec(e)} ratio ${ratio.toFixed(2)} (${change}) p50 ${ms(g.p50)} vs ${ms(e.p50)}`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * One line per variant: transactions and broker messages per saga at each concurrency. Variants without a
+ * PostgreSQL database (SQLite) show the in-process count of commits, marked `(in-process)`.
+ */
+export function perSagaLines(rows: ResultRow[]): string[] {
+  const variants = [...new Set(rows.map((r) => r.variant))];
+  return variants.map((v) => {
+    const parts = rows
+      .filter((r) => r.variant === v)
+      .map((r) => {
+        const pg = Number.isFinite(r.transactionsPerSaga);
+        const tx = pg ? r.transactionsPerSaga : r.transactionsPerSagaInProcess;
+        return `c=${r.concurrency} ${tx.toFixed(2)} tx${pg ? '' : ' (in-process)'} ${r.messagesPerSaga.toFixed(2)} msgs`;
+      });
+    return `bench ${v} per saga: ${parts.join(', ')}`;
+  });
+}
+
+/**
+ * Where the time goes, for the variants that report statements (the library's): per service, CPU ms per saga,
+ * event-loop utilisation, commits, statements and their summed wall time per saga; then the statements per saga by
+ * kind for each concurrency of `detail` (e.g. `saga`).
+ */
+export function formatProfile(rows: ResultRow[], detail: string): string {
+  const profiled = rows.filter((r) => Object.keys(r.statementsPerSaga ?? {}).length > 0);
+  if (profiled.length === 0) return '';
+  const perService: string[][] = [];
+  for (const r of profiled) {
+    for (const [service, c] of Object.entries(r.counters.byService)) {
+      const stmts = Object.entries(r.statementsPerSaga).filter(([k]) => k.startsWith(`${service}: `));
+      const count = stmts.reduce((n, [, v]) => n + v.count, 0);
+      const dbMs = stmts.reduce((n, [, v]) => n + v.ms, 0);
+      perService.push([
+        r.variant,
+        String(r.concurrency),
+        service,
+        fixed(((r.cpuSeconds[service] ?? NaN) * 1000) / r.count, 2),
+        fixed(r.eventLoopUtilization[service] ?? NaN, 2),
+        fixed(c.commits / r.count, 2),
+        fixed(count, 1),
+        fixed(dbMs, 1),
+      ]);
+    }
+  }
+  const services = table(
+    ['variant', 'c', 'process', 'CPU ms/saga', 'ELU', 'commits/saga', 'stmts/saga', 'stmt ms/saga'],
+    perService,
+  );
+  const detailRows = profiled.filter((r) => r.variant === detail);
+  let kinds = '';
+  if (detailRows.length > 0) {
+    const keys = [...new Set(detailRows.flatMap((r) => Object.keys(r.statementsPerSaga)))].sort();
+    kinds =
+      `\n\n${detail}: statements per saga by kind (count, and summed wall time in ms, per saga):\n` +
+      table(
+        [
+          'statement',
+          ...detailRows.map((r) => `c=${r.concurrency} n`),
+          ...detailRows.map((r) => `c=${r.concurrency} ms`),
+        ],
+        keys.map((k) => [
+          k,
+          ...detailRows.map((r) => fixed(r.statementsPerSaga[k]?.count ?? 0, 2)),
+          ...detailRows.map((r) => fixed(r.statementsPerSaga[k]?.ms ?? 0, 2)),
+        ]),
+      );
+  }
+  return (
+    'Where the time goes (library variants; ELU = event-loop utilisation of the process in the window; statement ' +
+    'time = wall time around each driver call, waiting included):\n' +
+    `${services}${kinds}\n`
+  );
+}
+
 /** Writes every figure, the options and the machine to a JSON file. */
-export function writeResults(path: string, options: BenchOptions, runs: Record<string, VariantRun>): void {
+export function writeResults(
+  path: string,
+  options: BenchOptions,
+  runs: Record<string, VariantRun>,
+  extra: Record<string, unknown> = {},
+): void {
   const payload = {
     at: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version },
@@ -84,10 +200,17 @@ export function writeResults(path: string, options: BenchOptions, runs: Record<s
       'Latency: start of a saga to its terminal state, measured in the process that drives the load.',
       'transactionsPerSaga: pg_stat_database.xact_commit deltas of the variant databases over the window, after ' +
         'forcing every pooled backend to flush its statistics (the flush queries are subtracted).',
-      'messagesPerSaga: broker publishes confirmed in the window, counted in-process by each service.',
+      'messagesPerSaga: broker publishes confirmed in the window, counted in-process by each service ' +
+        '(the in-process transport of the monolith: messages delivered and committed by their receiver).',
+      'transactionsPerSagaInProcess: the library variants count COMMITs and statements run outside a transaction ' +
+        '(each is one transaction for the database) with a TypeORM subscriber (afterQuery); for SQLite it is ' +
+        'the only count (transactionsPerSaga is null).',
+      'statementsPerSaga: statements by process and kind per saga, with the wall time TypeORM measures around ' +
+        'each driver call (ms per saga; network round trip and lock waits included).',
       'cpuSeconds: /proc/<pid>/stat utime+stime deltas over the window; postgres = backends of the variant ' +
         'databases; rabbitmq = beam.smp; machine = all busy CPU of the host (includes anything else running).',
     ],
+    ...extra,
     rows: Object.values(runs).flatMap((r) => r.rows),
     stopped: Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, r.stopped])),
   };

@@ -23,6 +23,12 @@ export interface VariantSpec {
   services: ServiceSpec[];
   /** The service that embeds the load generator (handles LOAD/GO). */
   driver: string;
+  /** Before the services start (e.g. create fresh databases, delete the broker objects of an earlier run). */
+  setup?: () => Promise<void>;
+  /** Once the services are ready, before the first measurement (e.g. preload rows into their tables). */
+  prepare?: (driver: ServiceHandle) => Promise<void>;
+  /** After the services stopped, even on failure (e.g. delete queues and exchanges, remove files). */
+  teardown?: () => Promise<void>;
 }
 
 export interface BenchOptions {
@@ -43,6 +49,7 @@ export interface ResultRow extends LoadResult {
   /**
    * Committed transactions per saga as PostgreSQL counted them: pg_stat_database.xact_commit deltas, minus the
    * runner's own flush queries and minus one startup transaction per connection opened in the window.
+   * NaN (null in JSON) for a variant without PostgreSQL databases (SQLite): see the in-process count.
    */
   transactionsPerSaga: number;
   /** Commits per saga as the services counted them in-process (a cross-check of the above). */
@@ -51,6 +58,13 @@ export interface ResultRow extends LoadResult {
   /** Broker messages published (and confirmed) per saga, counted in-process by the services. */
   messagesPerSaga: number;
   consumedPerSaga: number;
+  /**
+   * Statements per saga by service and kind (`order: INSERT saga_outbox`), with their wall time per saga in ms
+   * (as TypeORM times the driver call: round trip and waiting included), for services that count them.
+   */
+  statementsPerSaga: Record<string, { count: number; ms: number }>;
+  /** Event-loop utilisation of each service in the window (0..1; near 1: that process is the bottleneck). */
+  eventLoopUtilization: Record<string, number>;
   /** Raw counters of the window. */
   counters: {
     xactCommitByDb: Record<string, number>;
@@ -154,6 +168,8 @@ function buildRow(
   const flushQueriesSubtracted = Object.values(c1.stats).reduce((n, s) => n + (s.pgStatsFlushed ?? 0), 0);
   const byService: ResultRow['counters']['byService'] = {};
   const total = { published: 0, consumed: 0, commits: 0, rollbacks: 0 };
+  const statementsPerSaga: ResultRow['statementsPerSaga'] = {};
+  const eventLoopUtilization: ResultRow['eventLoopUtilization'] = {};
   for (const name of Object.keys(c1.stats)) {
     const a = c0.stats[name];
     const b = c1.stats[name];
@@ -165,16 +181,33 @@ function buildRow(
     };
     byService[name] = d;
     for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += d[k];
+    for (const [kind, after] of Object.entries(b.statements ?? {})) {
+      const before = a.statements?.[kind] ?? { count: 0, ms: 0 };
+      if (after.count === before.count) continue;
+      statementsPerSaga[`${name}: ${kind}`] = {
+        count: perSaga(after.count - before.count, result.count),
+        ms: perSaga(after.ms - before.ms, result.count),
+      };
+    }
+    if (a.eventLoop && b.eventLoop) {
+      const active = b.eventLoop.active - a.eventLoop.active;
+      const idle = b.eventLoop.idle - a.eventLoop.idle;
+      eventLoopUtilization[name] = Math.round((active / (active + idle)) * 1000) / 1000;
+    }
   }
   return {
     variant: variant.name,
     ...result,
     cpuSeconds,
-    transactionsPerSaga: perSaga(commits - flushQueriesSubtracted - sessionsOpened, result.count),
+    transactionsPerSaga: variant.databases.length
+      ? perSaga(commits - flushQueriesSubtracted - sessionsOpened, result.count)
+      : NaN,
     transactionsPerSagaInProcess: perSaga(total.commits, result.count),
     rollbacksPerSaga: perSaga(rollbacks, result.count),
     messagesPerSaga: perSaga(total.published, result.count),
     consumedPerSaga: perSaga(total.consumed, result.count),
+    statementsPerSaga,
+    eventLoopUtilization,
     counters: { xactCommitByDb, flushQueriesSubtracted, sessionsOpened, byService },
     otherTop,
   };
@@ -221,21 +254,38 @@ async function measure(
   return buildRow(variant, JSON.parse(resultLine) as LoadResult, [before, after], [cpuBefore, cpuAfter]);
 }
 
+/** Runs `count` sagas through the driver, one at a time, outside any measurement (e.g. to make a template). */
+export async function runSagas(driver: ServiceHandle, count: number): Promise<LoadResult> {
+  await driver.request(`LOAD ${JSON.stringify({ concurrency: 1, count, warmup: 0 })}`, 'WARM', 60_000);
+  return JSON.parse(await driver.request('GO', 'RESULT ', 60_000 + count * 1000)) as LoadResult;
+}
+
 /** Starts the variant's services, measures each concurrency in turn, stops everything and cleans the broker. */
 export async function runVariant(variant: VariantSpec, options: BenchOptions): Promise<VariantRun> {
   const rows: ResultRow[] = [];
   const stopped: Record<string, StopResult> = {};
   const services: ServiceHandle[] = [];
-  if (variant.queues.length) await purgeQueues(options.amqpUrl, variant.queues);
   try {
+    await variant.setup?.();
+    if (variant.queues.length) await purgeQueues(options.amqpUrl, variant.queues);
     for (const spec of variant.services) {
+      process.stderr.write(`${variant.name}: starting ${spec.name}\n`);
       const env = { AMQP_URL: options.amqpUrl, ...spec.env };
-      services.push(await spawnService(spec.name, spec.entryJs, env, { echoStderr: true }));
+      // e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile every service.
+      const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean);
+      services.push(await spawnService(spec.name, spec.entryJs, env, { echoStderr: true, nodeArgs }));
     }
     const driver = services.find((s) => s.name === variant.driver);
     if (!driver) throw new Error(`${variant.name}: no service named ${variant.driver}`);
+    await variant.prepare?.(driver);
     for (const concurrency of options.concurrencies) {
       rows.push(await measure(variant, services, driver, concurrency, options));
+      const r = rows[rows.length - 1];
+      process.stderr.write(
+        `${variant.name} c=${concurrency}: ${r.perSecond.toFixed(1)} sagas/s, p50 ${r.p50} ms, ` +
+          `${r.transactionsPerSaga} tx/saga (in-process ${r.transactionsPerSagaInProcess}), ` +
+          `${r.messagesPerSaga} msgs/saga\n`,
+      );
     }
   } finally {
     for (const s of [...services].reverse()) {
@@ -244,7 +294,11 @@ export async function runVariant(variant: VariantSpec, options: BenchOptions): P
       if (r.code !== 0 || r.killed)
         process.stderr.write(`${s.name} did not stop cleanly: ${JSON.stringify(r)}\n`);
     }
-    if (variant.queues.length) await deleteQueues(options.amqpUrl, variant.queues);
+    try {
+      if (variant.queues.length) await deleteQueues(options.amqpUrl, variant.queues);
+    } finally {
+      await variant.teardown?.();
+    }
   }
   return { rows, stopped };
 }

@@ -1,0 +1,36 @@
+import { DEFAULT_AMQP_URL } from '../lib/broker';
+import { log } from './service';
+
+/** Prefix of the distributed variants' exchanges and queues (the library's default is `saga`). */
+export const SAGA_PREFIX = process.env.BENCH_SAGA_PREFIX ?? 'bench-saga';
+
+/** One database per service, dropped and created again at the start of each run. */
+export const SAGA_DATABASES = {
+  order: 'bench_saga_order',
+  payment: 'bench_saga_payment',
+  shipping: 'bench_saga_shipping',
+} as const;
+
+/** The monolith on PostgreSQL: one database for the three modules and the saga tables. */
+export const MONOLITH_DATABASE = 'bench_monolith';
+
+/** What the RabbitMQ transport declares for `prefix` with the sample's three services (see rabbitmq.topology.ts). */
+export function sagaBrokerObjects(prefix: string): { queues: string[]; exchanges: string[] } {
+  const work = [`${prefix}.payment.commands`, `${prefix}.shipping.commands`, `${prefix}.order.replies`];
+  return {
+    queues: [...work, ...work.map((q) => `${q}.dlq`)],
+    exchanges: [`${prefix}.commands`, `${prefix}.replies`, `${prefix}.dlx`],
+  };
+}
+
+export function amqpUrl(): string {
+  return process.env.AMQP_URL ?? DEFAULT_AMQP_URL;
+}
+
+/** Runs a bench entry; a failure to start is printed (stderr) and ends the process. */
+export function runEntry(name: string, main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    log(`${name} failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  });
+}

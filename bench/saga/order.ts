@@ -1,0 +1,26 @@
+import { OrderModule, orderEntities, orderMigrations } from '../../apps/order/src/order.module';
+import { serveControl } from '../lib/control';
+import { amqpUrl, runEntry, SAGA_DATABASES, SAGA_PREFIX } from './common';
+import { placeOrderDriver } from './driver';
+import { CountingRabbitMqTransport } from './instrumentation';
+import { postgresUrl, startBenchService } from './service';
+
+/** The order service of the distributed saga variant: it owns the place-order saga and drives the load. */
+runEntry('order', async () => {
+  const service = await startBenchService({
+    service: 'order',
+    databaseUrl: postgresUrl(SAGA_DATABASES.order),
+    schema: { entities: orderEntities, migrations: orderMigrations },
+    modules: [OrderModule],
+    transport: (counters) => new CountingRabbitMqTransport({ url: amqpUrl(), prefix: SAGA_PREFIX }, counters),
+  });
+  const driver = placeOrderDriver(service);
+  serveControl({
+    stats: () => service.stats(),
+    startOne: () => driver.startOne(),
+    shutdown: () => {
+      driver.stop();
+      return service.close();
+    },
+  });
+});

@@ -1,0 +1,21 @@
+import {
+  ShippingModule,
+  shippingEntities,
+  shippingMigrations,
+} from '../../apps/shipping/src/shipping.module';
+import { serveControl } from '../lib/control';
+import { amqpUrl, runEntry, SAGA_DATABASES, SAGA_PREFIX } from './common';
+import { CountingRabbitMqTransport } from './instrumentation';
+import { postgresUrl, startBenchService } from './service';
+
+/** The shipping participant of the distributed saga variant. */
+runEntry('shipping', async () => {
+  const service = await startBenchService({
+    service: 'shipping',
+    databaseUrl: postgresUrl(SAGA_DATABASES.shipping),
+    schema: { entities: shippingEntities, migrations: shippingMigrations },
+    modules: [ShippingModule],
+    transport: (counters) => new CountingRabbitMqTransport({ url: amqpUrl(), prefix: SAGA_PREFIX }, counters),
+  });
+  serveControl({ stats: () => service.stats(), shutdown: () => service.close() });
+});
