@@ -33,7 +33,7 @@ describe('RabbitMqTransport (real broker)', () => {
   beforeAll(async () => {
     captureLogs();
     broker = await RawBroker.open();
-    transport = newTransport();
+    transport = newTransport({ concurrency: 1 });
     await transport.connect({ participants: ['payment', 'batch', 'oversize'], replies: 'order' });
   });
 
@@ -117,20 +117,27 @@ describe('RabbitMqTransport (real broker)', () => {
     await eventually(async () => (await broker.messageCount(`${prefix}.batch.commands`)) === 0);
   });
 
-  it('acks a whole batch at once, and nothing acked comes back after the consumer closes', async () => {
-    const t = newTransport();
+  it('acks a whole batch at once, runs at most `concurrency` batches, and nothing acked comes back', async () => {
+    const t = newTransport({ concurrency: 3, prefetch: 8 });
     await t.connect({ participants: ['acked'] });
     const messages = Array.from({ length: 40 }, () => outgoing(command('acked')));
     await t.publish(messages);
     const seen = new Set<string>();
     const sizes: number[] = [];
+    let active = 0;
+    let maxActive = 0;
     await t.consume({ commandsFor: 'acked' }, async (batch) => {
+      maxActive = Math.max(maxActive, ++active);
       sizes.push(batch.length);
       batch.forEach((m) => seen.add(m.message.messageId));
+      await sleep(5);
+      active--;
       return batch.map(() => ({ kind: 'ack' as const }));
     });
     await eventually(() => seen.size >= 40);
     expect(Math.max(...sizes)).toBeGreaterThan(1); // the multiple-ack path ran
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(8);
+    expect(maxActive).toBeLessThanOrEqual(3);
     await t.close(); // unacknowledged deliveries would be requeued now
     await sleep(200);
     expect(await broker.messageCount(`${prefix}.acked.commands`)).toBe(0);

@@ -15,6 +15,8 @@ export interface ConsumerContext {
   logger: Logger;
   topology: RabbitMqTopology;
   prefetch: number;
+  /** Batches handled at once. */
+  concurrency: number;
   retryDelayMs: number;
   reconnectDelayMs: number;
   /** Publishes one message with a publisher confirm; rejects if it cannot. */
@@ -38,7 +40,8 @@ export class QueueConsumer {
   private stopped = false;
   private pending: Delivery[] = [];
   private flushScheduled = false;
-  private running?: Promise<void>;
+  /** The batches being handled, oldest first. */
+  private readonly running: { batch: Delivery[]; done: Promise<void> }[] = [];
   /** Dead-lettering of invalid deliveries, which happens outside batches. */
   private readonly deadLetters = new Set<Promise<void>>();
   private readonly retryTimers = new Map<NodeJS.Timeout, Delivery>();
@@ -85,7 +88,7 @@ export class QueueConsumer {
       nack(d, true);
     }
     this.retryTimers.clear();
-    await Promise.all([this.running, ...this.deadLetters]);
+    await Promise.all([...this.running.map((r) => r.done), ...this.deadLetters]);
   }
 
   private onDelivery(channel: Channel, msg: ConsumeMessage | null): void {
@@ -120,17 +123,20 @@ export class QueueConsumer {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.running || this.pending.length === 0 || this.stopped) return;
-    const batch = this.pending.splice(0, this.ctx.prefetch);
-    this.running = this.runBatch(batch)
-      .catch((err: unknown) =>
-        this.ctx.logger.error(`Batch from ${this.queue.name} failed: ${errorMessage(err)}`),
-      )
-      .finally(() => {
-        this.running = undefined;
-        // What arrived while the handler ran forms the next batch.
-        if (this.pending.length > 0) this.flush();
-      });
+    while (this.running.length < this.ctx.concurrency && this.pending.length > 0 && !this.stopped) {
+      const batch = this.pending.splice(0, this.ctx.prefetch);
+      const entry = { batch, done: Promise.resolve() };
+      entry.done = this.runBatch(batch)
+        .catch((err: unknown) =>
+          this.ctx.logger.error(`Batch from ${this.queue.name} failed: ${errorMessage(err)}`),
+        )
+        .finally(() => {
+          this.running.splice(this.running.indexOf(entry), 1);
+          // What arrived while the handlers ran forms the next batch.
+          if (this.pending.length > 0) this.flush();
+        });
+      this.running.push(entry);
+    }
   }
 
   /** Turns every outcome into acks, requeues or dead letters. */
@@ -170,10 +176,11 @@ export class QueueConsumer {
   /**
    * One `ack` frame with `multiple` for the whole batch (one socket write instead of one per message) is right only
    * when every message is acked and nothing older is still unsettled on the channel: no message waits for a retry
-   * or for its dead-lettering. Deliveries arrive in tag order, and the previous batch was settled before this one.
+   * or for its dead-lettering, and no older batch is still being handled. Deliveries arrive in tag order.
    */
   private canAckTogether(batch: Delivery[], dispositions: Disposition[]): boolean {
     if (batch.length < 2 || this.retryTimers.size > 0 || this.deadLetters.size > 0) return false;
+    if (this.running[0]?.batch !== batch) return false;
     const channel = batch[0].channel;
     return batch.every((d, i) => d.channel === channel && dispositions[i]?.kind === 'ack');
   }

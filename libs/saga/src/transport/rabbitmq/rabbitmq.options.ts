@@ -42,6 +42,11 @@ export interface RabbitMqTransportOptions {
    * Default 64.
    */
   prefetch?: number;
+  /**
+   * Batches of one queue handled at once (each in its own transaction). More overlaps the database round trips of
+   * several batches, at the cost of smaller batches (more commits); on a CPU-bound host 1 measured best. Default 1.
+   */
+  concurrency?: number;
   /** Larger message bodies are refused by `publish` with `MessageTooLargeError`. Default 1 MiB. */
   maxMessageBytes?: number;
   /**
@@ -72,6 +77,7 @@ export interface ResolvedRabbitMqOptions {
   names: RabbitMqTopologyNames;
   queueType: 'classic' | 'quorum';
   prefetch: number;
+  concurrency: number;
   maxMessageBytes: number;
   retryDelayMs: number;
   connectTimeoutMs: number;
@@ -86,6 +92,7 @@ export const RABBITMQ_DEFAULTS = {
   prefix: 'saga',
   queueType: 'classic',
   prefetch: 64,
+  concurrency: 1,
   maxMessageBytes: 1024 * 1024,
   retryDelayMs: 250,
   connectTimeoutMs: 10_000,
@@ -118,8 +125,13 @@ export function resolveRabbitMqOptions(options: RabbitMqTransportOptions): Resol
   if (!Number.isInteger(prefetch) || prefetch < 1) {
     throw new SagaError(`rabbitMqTransport: 'prefetch' must be a positive integer, got ${prefetch}.`);
   }
+  const concurrency = options.concurrency ?? d.concurrency;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new SagaError(`rabbitMqTransport: 'concurrency' must be a positive integer, got ${concurrency}.`);
+  }
   return {
     urls,
+    concurrency,
     names: { ...defaultTopologyNames(options.prefix ?? d.prefix), ...options.names },
     queueType: options.queueType ?? d.queueType,
     prefetch,

@@ -94,6 +94,7 @@ export class RabbitMqTransport implements SagaTransport {
       logger: this.logger,
       topology: this.topology,
       prefetch: this.options.prefetch,
+      concurrency: this.options.concurrency,
       retryDelayMs: this.options.retryDelayMs,
       reconnectDelayMs: this.options.reconnectDelayMs,
       publishConfirmed: (message) =>
