@@ -16,17 +16,15 @@ import {
   sagaEntities,
   sagaMigrations,
 } from 'nestjs-saga';
-import type { SagaView } from 'nestjs-saga';
 import { dataSourceOptions } from '../support/databases';
 import type { DbKind } from '../support/databases';
 import {
-  BankParticipant,
-  CreateTestLedger1760000000001,
   Flakiness,
   LedgerRow,
-  NotifierParticipant,
   TransferData,
   TransferSaga,
+  bootTransferApp,
+  timeline,
 } from './transfer-saga.fixture';
 
 @SagaOrchestration({ name: 'other' })
@@ -34,9 +32,6 @@ class OtherSaga {
   @Step(1)
   only(): void {}
 }
-
-const timeline = (view: SagaView<object>) =>
-  view.history.map((h) => `${h.step}/${h.phase}/${h.attempt}/${h.outcome}`);
 
 const DATABASES: DbKind[] = ['sqlite', 'postgres', 'mariadb'];
 
@@ -53,19 +48,11 @@ describe.each(DATABASES)('saga runtime, in-process transport, on %s', (kind) => 
 
   async function boot(options: { consume?: boolean } = {}): Promise<void> {
     transport = new InProcessTransport({ retryDelayMs: 10 });
-    moduleRef = await Test.createTestingModule({
-      imports: [
-        TypeOrmModule.forRoot({
-          ...dbOptions,
-          entities: [...sagaEntities, LedgerRow],
-          migrations: [...sagaMigrations, CreateTestLedger1760000000001],
-          migrationsRun: true,
-        }),
-        SagaModule.forRoot({ service: 'bank-app', transport, timerIntervalMs: 20, consume: options.consume }),
-      ],
-      providers: [TransferSaga, OtherSaga, BankParticipant, NotifierParticipant, Flakiness],
-    }).compile();
-    await moduleRef.init();
+    moduleRef = await bootTransferApp(
+      dbOptions,
+      { service: 'bank-app', transport, timerIntervalMs: 20, consume: options.consume },
+      [OtherSaga],
+    );
     sagas = moduleRef.get(SagaManager);
     flaky = moduleRef.get(Flakiness);
   }

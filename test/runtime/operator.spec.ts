@@ -1,30 +1,10 @@
-import { Test } from '@nestjs/testing';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestingModule } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import {
-  InProcessTransport,
-  SagaManager,
-  SagaModule,
-  SagaOperationError,
-  sagaEntities,
-  sagaMigrations,
-} from 'nestjs-saga';
-import type { SagaView } from 'nestjs-saga';
-import {
-  BankParticipant,
-  CreateTestLedger1760000000001,
-  Flakiness,
-  LedgerRow,
-  NotifierParticipant,
-  TransferSaga,
-} from './transfer-saga.fixture';
-
-const timeline = (view: SagaView<object>) =>
-  view.history.map((h) => `${h.step}/${h.phase}/${h.attempt}/${h.outcome}`);
+import { InProcessTransport, SagaManager, SagaOperationError } from 'nestjs-saga';
+import { Flakiness, TransferSaga, bootTransferApp, timeline } from './transfer-saga.fixture';
 
 /** The operator API over a real runtime (SQLite; the same code runs on PostgreSQL in monolith-runtime.spec). */
 describe('operator actions', () => {
@@ -39,26 +19,16 @@ describe('operator actions', () => {
   afterEach(() => rmSync(file, { force: true }));
 
   async function boot(consume = true): Promise<void> {
-    moduleRef = await Test.createTestingModule({
-      imports: [
-        TypeOrmModule.forRoot({
-          type: 'better-sqlite3',
-          database: file, // a file: the abort test restarts the app on it
-          entities: [...sagaEntities, LedgerRow],
-          migrations: [...sagaMigrations, CreateTestLedger1760000000001],
-          migrationsRun: true,
-        }),
-        SagaModule.forRoot({
-          service: 'ops',
-          transport: new InProcessTransport({ retryDelayMs: 10 }),
-          timerIntervalMs: 10,
-          relay: { sweepIntervalMs: 50, sweepAfterMs: 50 },
-          consume,
-        }),
-      ],
-      providers: [TransferSaga, BankParticipant, NotifierParticipant, Flakiness],
-    }).compile();
-    await moduleRef.init();
+    moduleRef = await bootTransferApp(
+      { type: 'better-sqlite3', database: file }, // a file: the abort test restarts the app on it
+      {
+        service: 'ops',
+        transport: new InProcessTransport({ retryDelayMs: 10 }),
+        timerIntervalMs: 10,
+        relay: { sweepIntervalMs: 50, sweepAfterMs: 50 },
+        consume,
+      },
+    );
     sagas = moduleRef.get(SagaManager);
     flaky = moduleRef.get(Flakiness);
   }

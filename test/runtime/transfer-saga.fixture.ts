@@ -10,7 +10,13 @@ import {
   Step,
   StepFailure,
 } from 'nestjs-saga';
-import type { CommandContext, SagaContext } from 'nestjs-saga';
+import type { Provider } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { TestingModule } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { DataSourceOptions } from 'typeorm';
+import { SagaModule, sagaEntities, sagaMigrations } from 'nestjs-saga';
+import type { CommandContext, SagaContext, SagaModuleOptions, SagaView } from 'nestjs-saga';
 
 /** One row per business effect, so tests can count effects. */
 @Entity('test_ledger')
@@ -139,4 +145,30 @@ export class NotifierParticipant {
     await ctx.manager.insert(LedgerRow, { sagaId: ctx.sagaId, kind: 'notified' });
     if (cmd.country === 'XX') throw new StepFailure(`cannot notify ${cmd.country}`);
   }
+}
+
+/** A saga's history as `step/phase/attempt/outcome` lines. */
+export const timeline = (view: SagaView<object>): string[] =>
+  view.history.map((h) => `${h.step}/${h.phase}/${h.attempt}/${h.outcome}`);
+
+/** Boots an app with the transfer saga, its participants and `extra` providers on `db` (migrated), and inits it. */
+export async function bootTransferApp(
+  db: DataSourceOptions,
+  saga: SagaModuleOptions,
+  extra: Provider[] = [],
+): Promise<TestingModule> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      TypeOrmModule.forRoot({
+        ...db,
+        entities: [...sagaEntities, LedgerRow],
+        migrations: [...sagaMigrations, CreateTestLedger1760000000001],
+        migrationsRun: true,
+      }),
+      SagaModule.forRoot(saga),
+    ],
+    providers: [TransferSaga, BankParticipant, NotifierParticipant, Flakiness, ...extra],
+  }).compile();
+  await moduleRef.init();
+  return moduleRef;
 }
