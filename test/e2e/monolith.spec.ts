@@ -9,6 +9,7 @@ import { MonolithModule } from '../../apps/monolith/src/monolith.module';
 import { Customer } from '../../apps/payment/src/customer.entity';
 import { Payment } from '../../apps/payment/src/payment.entity';
 import { Shipment } from '../../apps/shipping/src/shipment.entity';
+import { BAD_ORDER, expectBadOrderFields } from '../support/http';
 
 /** The rows each scripted order must leave in the payment and shipping tables. */
 const EFFECTS: Record<string, { payment: string | null; shipment: string | null }> = {
@@ -67,17 +68,7 @@ describe('monolith end to end (HTTP, in-process transport, in-memory SQLite)', (
   });
 
   it('answers 400 with the invalid fields on a bad body', async () => {
-    const res = await postOrders({ customerId: '', amount: -3, country: 'XX', extra: true });
-    expect(res.status).toBe(400);
-    const body = (await res.json()) as { fields: { property: string; constraints: string[] }[] };
-    expect(body.fields.map((f) => f.property).sort()).toEqual([
-      'address',
-      'amount',
-      'country',
-      'customerId',
-      'extra',
-    ]);
-    expect(body.fields.every((f) => f.constraints.length > 0)).toBe(true);
+    await expectBadOrderFields(await postOrders(BAD_ORDER));
   });
 
   it('answers 404 for an unknown order or saga', async () => {

@@ -9,6 +9,7 @@ import {
   timeline,
 } from './support/scripted-orders';
 import { ServiceStack } from './support/service-stack';
+import { BAD_ORDER, expectBadOrderFields } from '../../support/http';
 
 /**
  * The sample shop as three processes (order, payment, shipping), each on its own PostgreSQL database, talking
@@ -115,17 +116,7 @@ describe('distributed shop (3 processes, RabbitMQ, PostgreSQL)', () => {
       'order',
       'SELECT count(*) FROM saga_instance',
     );
-    const res = await postOrders({ customerId: '', amount: -3, country: 'XX', extra: true });
-    expect(res.status).toBe(400);
-    const body = (await res.json()) as { fields: { property: string; constraints: string[] }[] };
-    expect(body.fields.map((f) => f.property).sort()).toEqual([
-      'address',
-      'amount',
-      'country',
-      'customerId',
-      'extra',
-    ]);
-    expect(body.fields.every((f) => f.constraints.length > 0)).toBe(true);
+    await expectBadOrderFields(await postOrders(BAD_ORDER));
     const [{ count: after }] = await stack.query<{ count: string }>(
       'order',
       'SELECT count(*) FROM saga_instance',
