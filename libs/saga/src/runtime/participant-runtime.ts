@@ -9,6 +9,7 @@ import type { SagaMessage } from '../transport/message';
 import type { Disposition, IncomingMessage } from '../transport/transport';
 import type { CommandContext } from './contexts';
 import { describeFailure } from './failure';
+import { recordFresh } from './inbox';
 import { abortsOptimisticRun, Isolation, runOptimistically } from './optimistic';
 import { OutboxRelay } from './outbox-relay';
 import type { CommittedMessage } from './outbox-relay';
@@ -95,21 +96,15 @@ export class ParticipantRuntime {
     const outbox: CommittedMessage[] = await runOptimistically(
       this.transactions,
       async (manager, isolation) => {
-        const duplicates = await this.store.recordInbox(
+        const fresh = await recordFresh(
+          this.store,
           manager,
           `participant:${participant}`,
-          commands.map((c) => c.message.messageId),
+          commands,
+          (c) => c.message.messageId,
         );
         const replies: SagaMessage[] = [];
-        // The inbox reports only ids recorded before: a message delivered twice in this batch (the relay publishes
-        // at least once) would pass both times. Run it once.
-        const seen = new Set<string>();
-        for (const command of commands) {
-          const { messageId } = command.message;
-          if (duplicates.has(messageId) || seen.has(messageId)) continue;
-          seen.add(messageId);
-          replies.push(await this.run(manager, command, isolation));
-        }
+        for (const command of fresh) replies.push(await this.run(manager, command, isolation));
         return writeOutbox(this.store, manager, replies);
       },
     );

@@ -16,6 +16,7 @@ import { SagaRegistry } from './saga-registry';
 import { SagaRuntimeOptions } from './runtime-options';
 import { SagaWaiters } from './saga-waiters';
 import { withConflictRetries } from './conflicts';
+import { recordFresh } from './inbox';
 import { runOptimistically } from './optimistic';
 
 /**
@@ -113,16 +114,7 @@ export class SagaCoordinator {
    */
   private async applyReplies(messages: SagaMessage[]): Promise<void> {
     const { applied, outbox } = await runOptimistically(this.transactions, async (manager, isolation) => {
-      const duplicates = await this.store.recordInbox(
-        manager,
-        this.inboxConsumer,
-        messages.map((m) => m.messageId),
-      );
-      // The inbox reports ids recorded before; a reply delivered twice within this batch is skipped here.
-      const seen = new Set<string>();
-      const fresh = messages.filter(
-        (m) => !duplicates.has(m.messageId) && !seen.has(m.messageId) && seen.add(m.messageId),
-      );
+      const fresh = await recordFresh(this.store, manager, this.inboxConsumer, messages, (m) => m.messageId);
       const latest = new Map<string, SagaInstanceRecord>();
       const ids = fresh.map((m) => m.sagaId);
       for (const record of ids.length > 0 ? await this.store.findInstances(manager, ids) : []) {
