@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { PlaceOrderSaga } from '../../apps/order/src/place-order/place-order.saga';
 import type { PlaceOrderData } from '../../apps/order/src/place-order/place-order.data';
 import { SagaManager, type SagaTransitionEvent } from '../../libs/saga/src';
+import { serveControl } from '../lib/control';
 import { BENCH_CUSTOMERS, type BenchService } from './service';
 
 /** A saga that does not finish within this time fails the run instead of hanging it. */
@@ -89,5 +90,18 @@ export function placeOrderDriver(service: BenchService): SagaDriver {
       country: 'FR',
       address: '1 rue du Banc, 75001 Paris',
     };
+  });
+}
+
+/** Serves the control protocol for a process that drives the load: stats, one saga per `startOne`, shutdown. */
+export function serveDriverControl(service: BenchService): void {
+  const driver = placeOrderDriver(service);
+  serveControl({
+    stats: () => service.stats(),
+    startOne: () => driver.startOne(),
+    shutdown: () => {
+      driver.stop();
+      return service.close();
+    },
   });
 }

@@ -5,9 +5,8 @@ import {
   shippingEntities,
   shippingMigrations,
 } from '../../apps/shipping/src/shipping.module';
-import { serveControl } from '../lib/control';
 import { runEntry } from './common';
-import { placeOrderDriver } from './driver';
+import { serveDriverControl } from './driver';
 import { CountingInProcessTransport } from './instrumentation';
 import { seedBenchCustomers, startBenchService } from './service';
 
@@ -29,13 +28,5 @@ runEntry('monolith', async () => {
     transport: (counters) => new CountingInProcessTransport(counters),
   });
   await seedBenchCustomers(service);
-  const driver = placeOrderDriver(service);
-  serveControl({
-    stats: () => service.stats(),
-    startOne: () => driver.startOne(),
-    shutdown: () => {
-      driver.stop();
-      return service.close();
-    },
-  });
+  serveDriverControl(service);
 });

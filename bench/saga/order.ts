@@ -1,7 +1,6 @@
 import { OrderModule, orderEntities, orderMigrations } from '../../apps/order/src/order.module';
-import { serveControl } from '../lib/control';
 import { amqpUrl, runEntry, SAGA_DATABASES, SAGA_PREFIX } from './common';
-import { placeOrderDriver } from './driver';
+import { serveDriverControl } from './driver';
 import { CountingRabbitMqTransport } from './instrumentation';
 import { postgresUrl, startBenchService } from './service';
 
@@ -14,13 +13,5 @@ runEntry('order', async () => {
     modules: [OrderModule],
     transport: (counters) => new CountingRabbitMqTransport({ url: amqpUrl(), prefix: SAGA_PREFIX }, counters),
   });
-  const driver = placeOrderDriver(service);
-  serveControl({
-    stats: () => service.stats(),
-    startOne: () => driver.startOne(),
-    shutdown: () => {
-      driver.stop();
-      return service.close();
-    },
-  });
+  serveDriverControl(service);
 });
