@@ -202,6 +202,88 @@ describe.each(testDatabases('saga_store'))('TypeOrmSagaStore on $name', (db) => 
     });
   });
 
+  describe('write sets (the end of a transaction: one statement on PostgreSQL)', () => {
+    it('inserts and updates instances, appends history and outbox rows, and reports stale versions', async () => {
+      const kept = instance();
+      const contested = instance();
+      await store.insertInstance(manager, kept);
+      await store.insertInstance(manager, contested);
+      const born = instance({}, { idempotencyKey: 'w-1', version: 0 });
+      const advanced = {
+        ...kept,
+        version: 3,
+        dueAt: null,
+        data: { ...kept.data, paymentId: 'p-9' },
+        state: { ...kept.state, status: 'COMPLETED' as const, stepIndex: 2, wakeAt: null, awaiting: false },
+      };
+
+      const result = await transactions.run((m) =>
+        store.write(m, {
+          inserted: [born],
+          updated: [
+            { record: advanced, expectedVersion: kept.version },
+            { record: { ...contested, version: 9 }, expectedVersion: contested.version + 1 },
+          ],
+          log: [
+            { sagaId: born.id, step: 'create', phase: 'invoke', attempt: 1, outcome: 'succeeded', at: 1 },
+            {
+              sagaId: kept.id,
+              step: 'ship',
+              phase: 'reply',
+              attempt: 2,
+              outcome: 'succeeded',
+              detail: { n: 1 },
+              at: 2,
+            },
+          ],
+          outbox: [
+            { messageId: 'w-out-1', body: '{"a":1}' },
+            { messageId: 'w-out-2', body: '{"b":2}' },
+          ],
+        }),
+      );
+
+      expect(result.stale).toEqual([contested.id]);
+      expect(result.outbox.map((r) => [r.messageId, r.body])).toEqual([
+        ['w-out-1', '{"a":1}'],
+        ['w-out-2', '{"b":2}'],
+      ]);
+      expect(BigInt(result.outbox[1].id)).toBeGreaterThan(BigInt(result.outbox[0].id));
+      expect(await store.findInstance(manager, born.id)).toEqual(born);
+      expect(await store.findInstance(manager, kept.id)).toEqual(advanced);
+      expect(await store.findInstance(manager, contested.id)).toEqual(contested);
+      expect((await store.history(manager, kept.id)).map((e) => [e.step, e.detail])).toEqual([
+        ['ship', { n: 1 }],
+      ]);
+      expect(await store.history(manager, born.id)).toHaveLength(1);
+      const claimed = await store.claimUnsent(Date.now() + 1, 10, 1000);
+      expect(claimed.map((r) => r.id)).toEqual(result.outbox.map((r) => r.id));
+    });
+
+    it('writes nothing for an empty set, and large sets in full', async () => {
+      expect(await store.write(manager, { inserted: [], updated: [], log: [], outbox: [] })).toEqual({
+        outbox: [],
+        stale: [],
+      });
+      const many = Array.from({ length: 1200 }, (_, i) =>
+        instance({}, { version: 0, idempotencyKey: `k-${i}` }),
+      );
+      const outbox = many.map((r) => ({ messageId: `m-${r.id}`, body: '{}' }));
+      const result = await transactions.run((m) =>
+        store.write(m, { inserted: many, updated: [], log: [], outbox }),
+      );
+      expect(new Set(result.outbox.map((r) => r.id)).size).toBe(1200);
+      expect(
+        (
+          await store.findInstances(
+            manager,
+            many.map((r) => r.id),
+          )
+        ).length,
+      ).toBe(1200);
+    });
+  });
+
   describe('inbox', () => {
     it('records message ids per consumer and returns those already recorded', async () => {
       expect(await store.recordInbox(manager, 'payment', ['m1', 'm2'])).toEqual(new Set());
@@ -224,6 +306,27 @@ describe.each(testDatabases('saga_store'))('TypeOrmSagaStore on $name', (db) => 
       expect(result).toEqual(new Set(['m1']));
       expect(await store.findInstance(manager, '00000000-0000-4000-8000-000000000001')).not.toBeNull();
       expect(await store.recordInbox(manager, 'payment', ['m2'])).toEqual(new Set(['m2']));
+    });
+
+    it('records inbox ids and reads the instances in one call', async () => {
+      const a = instance();
+      const b = instance();
+      await store.insertInstance(manager, a);
+      await store.insertInstance(manager, b);
+      await store.recordInbox(manager, 'order', ['r1']);
+
+      const first = await transactions.run((m) =>
+        store.recordInboxAndFindInstances(m, 'order', ['r1', 'r2', 'r3'], [a.id, b.id, a.id, 'no-such-saga']),
+      );
+      expect(first.duplicates).toEqual(new Set(['r1']));
+      expect(first.instances.sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+        [a, b].sort((x, y) => x.id.localeCompare(y.id)),
+      );
+
+      const none = await store.recordInboxAndFindInstances(manager, 'order', ['r2', 'r4'], ['no-such-saga']);
+      expect(none).toEqual({ duplicates: new Set(['r2']), instances: [] });
+      const again = await store.recordInboxAndFindInstances(manager, 'order', ['r4'], [b.id]);
+      expect(again).toEqual({ duplicates: new Set(['r4']), instances: [b] });
     });
 
     it('compares message ids exactly: ids that differ in case only are different messages', async () => {

@@ -37,6 +37,26 @@ export interface OutboxRecord {
   attempts: number;
 }
 
+/**
+ * The writes of one transaction's work (a batch of starts, of replies or of commands), made together at its end:
+ * on PostgreSQL in ONE statement, elsewhere in one statement per table.
+ */
+export interface SagaWriteSet {
+  /** New instances. */
+  inserted: SagaInstanceRecord[];
+  /** Changed instances, each saved only if its stored version is still `expectedVersion`. */
+  updated: { record: SagaInstanceRecord; expectedVersion: number }[];
+  log: StepLogRecord[];
+  outbox: { messageId: string; body: string }[];
+}
+
+export interface SagaWriteResult {
+  /** The outbox rows, in the order given, with their ids. */
+  outbox: OutboxRecord[];
+  /** Ids of `updated` instances whose stored version had changed: they were not saved, roll back and retry. */
+  stale: string[];
+}
+
 /** Filters for operators' listings. */
 export interface SagaQuery {
   status?: string[];
@@ -76,6 +96,22 @@ export interface SagaStore {
    * commits the messages' effects.
    */
   recordInbox(manager: EntityManager, consumer: string, messageIds: string[]): Promise<Set<string>>;
+  /**
+   * `recordInbox` and `findInstances` together (one statement on PostgreSQL): what a batch of replies needs
+   * before it is applied.
+   */
+  recordInboxAndFindInstances(
+    manager: EntityManager,
+    consumer: string,
+    messageIds: string[],
+    sagaIds: string[],
+  ): Promise<{ duplicates: Set<string>; instances: SagaInstanceRecord[] }>;
+
+  /**
+   * Makes all the writes of `set` in the caller's transaction. A stale instance is reported, not thrown: the
+   * caller must then roll the transaction back (the other writes were made).
+   */
+  write(manager: EntityManager, set: SagaWriteSet): Promise<SagaWriteResult>;
 
   /** Inserts outbox rows (one multi-row INSERT) and returns them with their ids. */
   insertOutbox(manager: EntityManager, rows: { messageId: string; body: string }[]): Promise<OutboxRecord[]>;

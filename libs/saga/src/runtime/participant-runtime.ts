@@ -14,7 +14,7 @@ import { abortsOptimisticRun, Isolation, runOptimistically } from './optimistic'
 import { OutboxRelay } from './outbox-relay';
 import type { CommittedMessage } from './outbox-relay';
 import { validateAgainst } from './payload-validation';
-import { writeOutbox } from './saga-processor';
+import { commitWrites, SagaWrites } from './saga-processor';
 import { SagaRegistry } from './saga-registry';
 import type { RegisteredCommandHandler } from './saga-registry';
 
@@ -96,16 +96,16 @@ export class ParticipantRuntime {
     const outbox: CommittedMessage[] = await runOptimistically(
       this.transactions,
       async (manager, isolation) => {
-        const fresh = await recordFresh(
+        const writes = new SagaWrites(isolation);
+        const { fresh } = await recordFresh(
           this.store,
           manager,
           `participant:${participant}`,
           commands,
           (c) => c.message.messageId,
         );
-        const replies: SagaMessage[] = [];
-        for (const command of fresh) replies.push(await this.run(manager, command, isolation));
-        return writeOutbox(this.store, manager, replies);
+        for (const command of fresh) writes.messages.push(await this.run(manager, command, isolation));
+        return commitWrites(this.store, manager, writes);
       },
     );
     this.relay.enqueue(outbox);

@@ -109,18 +109,23 @@ export class SagaCoordinator {
   }
 
   /**
-   * Applies replies in one transaction: one inbox statement, one query for the instances, one conditional UPDATE
-   * per saga, and one INSERT each for all the history rows and all the outgoing commands.
+   * Applies replies in one transaction. On PostgreSQL that is two statements however many replies the batch holds:
+   * one records the inbox rows and reads the sagas, one (see `commitWrites`) makes the conditional UPDATEs of the
+   * sagas and inserts their history and the outgoing commands.
    */
   private async applyReplies(messages: SagaMessage[]): Promise<void> {
     const { applied, outbox } = await runOptimistically(this.transactions, async (manager, isolation) => {
-      const fresh = await recordFresh(this.store, manager, this.inboxConsumer, messages, (m) => m.messageId);
-      const latest = new Map<string, SagaInstanceRecord>();
-      const ids = fresh.map((m) => m.sagaId);
-      for (const record of ids.length > 0 ? await this.store.findInstances(manager, ids) : []) {
-        latest.set(record.id, record);
-      }
       const writes = new SagaWrites(isolation);
+      // One round trip for both: the inbox rows, and the sagas of the batch (a duplicate's too, it is left alone).
+      const { fresh, instances } = await recordFresh(
+        this.store,
+        manager,
+        this.inboxConsumer,
+        messages,
+        (m) => m.messageId,
+        (m) => m.sagaId,
+      );
+      const latest = new Map(instances.map((record) => [record.id, record]));
       const results: Applied[] = [];
       for (const message of fresh) {
         const record = latest.get(message.sagaId);

@@ -26,15 +26,55 @@ export interface Applied {
 }
 
 /**
- * The history rows and outgoing messages of the sagas advanced in one transaction, written together by
- * `SagaProcessor.flush` (one multi-row INSERT each, however many sagas a batch of replies advanced).
+ * Everything the work of one transaction writes — the sagas it started or advanced, their history rows and the
+ * outgoing messages — collected while it runs and written at its end by `commitWrites` (on PostgreSQL in one
+ * statement, however many sagas a batch advanced).
  */
 export class SagaWrites {
+  /** Each saga's latest record, with the version it had when this transaction read it (null: inserted here). */
+  readonly instances = new Map<string, { record: SagaInstanceRecord; readVersion: number | null }>();
   readonly log: StepLogRecord[] = [];
   readonly messages: SagaMessage[] = [];
 
   /** @param isolation how user code runs (see `runOptimistically`); by default in savepoints. */
   constructor(readonly isolation = new Isolation(true)) {}
+
+  /** Records a saga's new state; `read` is the record this transaction loaded (undefined: a new saga). */
+  save(saved: SagaInstanceRecord, read?: SagaInstanceRecord): void {
+    const earlier = this.instances.get(saved.id);
+    const readVersion = earlier ? earlier.readVersion : read ? read.version : null;
+    this.instances.set(saved.id, { record: saved, readVersion });
+  }
+}
+
+/**
+ * Writes what `writes` collected, in the caller's transaction, and returns the outbox rows for the relay (to hand
+ * over after the commit). Throws `SagaConcurrencyError` — the transaction must roll back, and is retried by the
+ * caller — when a saga changed since this transaction read it.
+ */
+export async function commitWrites(
+  store: SagaStore,
+  manager: EntityManager,
+  writes: SagaWrites,
+): Promise<CommittedMessage[]> {
+  const inserted: SagaInstanceRecord[] = [];
+  const updated: { record: SagaInstanceRecord; expectedVersion: number }[] = [];
+  for (const { record, readVersion } of writes.instances.values()) {
+    if (readVersion === null) inserted.push(record);
+    else updated.push({ record, expectedVersion: readVersion });
+  }
+  const { messages } = writes;
+  const result = await store.write(manager, {
+    inserted,
+    updated,
+    log: writes.log,
+    outbox: messages.map((m) => ({ messageId: m.messageId, body: JSON.stringify(m) })),
+  });
+  if (result.stale.length > 0) {
+    const stale = updated.find((u) => u.record.id === result.stale[0])!;
+    throw new SagaConcurrencyError(stale.record.id, stale.expectedVersion);
+  }
+  return result.outbox.map((row, i) => ({ ...row, message: messages[i] }));
 }
 
 /** A reply's data, passed to the step's `@OnReply` method before the engine sees the success. */
@@ -106,18 +146,15 @@ export class SagaProcessor {
       version: record.version + 1,
       updatedAt: env.now,
     };
-    if (how.isNew) await this.store.insertInstance(manager, saved);
-    else if (!(await this.store.updateInstance(manager, saved)))
-      throw new SagaConcurrencyError(record.id, record.version);
+    writes.save(saved, how.isNew ? undefined : record);
     for (const entry of log) writes.log.push({ ...entry, sagaId: record.id });
     writes.messages.push(...messages);
     return { record: saved };
   }
 
-  /** Writes the collected history rows and outbox rows; returns the outbox rows for the relay. */
-  async flush(manager: EntityManager, writes: SagaWrites): Promise<CommittedMessage[]> {
-    if (writes.log.length > 0) await this.store.appendLogs(manager, writes.log);
-    return writeOutbox(this.store, manager, writes.messages);
+  /** Writes what the transaction collected (see `commitWrites`); returns the outbox rows for the relay. */
+  flush(manager: EntityManager, writes: SagaWrites): Promise<CommittedMessage[]> {
+    return commitWrites(this.store, manager, writes);
   }
 
   /** Runs the reply handler; a throwing handler turns the success into a failure of the step. */
@@ -222,20 +259,6 @@ export class SagaProcessor {
     const fn = (instance as Record<string, (...a: unknown[]) => unknown>)[method];
     return await fn.apply(instance, args);
   }
-}
-
-/** Writes messages to the outbox (serialised once, here) and returns the rows with their parsed envelopes. */
-export async function writeOutbox(
-  store: SagaStore,
-  manager: EntityManager,
-  messages: SagaMessage[],
-): Promise<CommittedMessage[]> {
-  if (messages.length === 0) return [];
-  const rows = await store.insertOutbox(
-    manager,
-    messages.map((m) => ({ messageId: m.messageId, body: JSON.stringify(m) })),
-  );
-  return rows.map((row, i) => ({ ...row, message: messages[i] }));
 }
 
 /** Puts `data` back as it was before a failed local action (its database writes were rolled back too). */

@@ -1,8 +1,18 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { StepLogEntry } from '../../engine/saga-state';
 import { TERMINAL_STATUSES } from '../../engine/saga-state';
-import type { OutboxRecord, SagaInstanceRecord, SagaQuery, SagaStore, StepLogRecord } from '../saga-store';
+import type {
+  OutboxRecord,
+  SagaInstanceRecord,
+  SagaQuery,
+  SagaStore,
+  SagaWriteResult,
+  SagaWriteSet,
+  StepLogRecord,
+} from '../saga-store';
 import { INSTANCE_COLUMNS, instanceValues, toInstance } from './instance-rows';
+import { SagaError } from '../../errors/saga.errors';
+import { PG_WRITE_SET_MAX_PARAMS, pgRecordInboxAndFind, pgWriteSet, pgWriteSetParams } from './pg-write-set';
 import { chunks, execute, json, list, num, SagaSql, str, values } from './saga-sql';
 import { SagaTransactions } from './transactions';
 import { TypeOrmOutbox } from './typeorm-outbox';
@@ -178,6 +188,28 @@ export class TypeOrmSagaStore implements SagaStore {
     return new Set(ids.filter((id) => !recorded.has(id)));
   }
 
+  async recordInboxAndFindInstances(
+    manager: EntityManager,
+    consumer: string,
+    messageIds: string[],
+    sagaIds: string[],
+  ): Promise<{ duplicates: Set<string>; instances: SagaInstanceRecord[] }> {
+    const ids = [...new Set(messageIds)];
+    const sagas = [...new Set(sagaIds)];
+    const small = ids.length > 0 && sagas.length > 0 && ids.length * 3 + sagas.length <= CHUNK;
+    if (this.sql.family !== 'postgres' || !small) {
+      const duplicates = await this.recordInbox(manager, consumer, ids);
+      return { duplicates, instances: sagas.length > 0 ? await this.findInstances(manager, sagas) : [] };
+    }
+    const { sql, params } = pgRecordInboxAndFind(consumer, ids, sagas, Date.now());
+    const { rows } = await execute(manager, this.sql.compile(sql), params);
+    const recorded = new Set((rows[0]?.recorded as string[] | null) ?? []);
+    return {
+      duplicates: new Set(ids.filter((id) => !recorded.has(id))),
+      instances: rows.filter((row) => row.id !== null && row.id !== undefined).map(toInstance),
+    };
+  }
+
   /** Inserts inbox rows and returns the ids inserted (on PostgreSQL and SQLite, skipping the recorded ones). */
   private async insertInbox(manager: EntityManager, consumer: string, ids: string[]): Promise<string[]> {
     let insert = `INSERT INTO {inbox} (consumer, message_id, processed_at) VALUES ${values(ids.length, 3)}`;
@@ -214,6 +246,49 @@ export class TypeOrmSagaStore implements SagaStore {
     }
     fresh = await unrecorded(fresh, ' FOR UPDATE');
     return fresh.length > 0 ? this.insertInbox(manager, consumer, fresh) : fresh;
+  }
+
+  async write(manager: EntityManager, set: SagaWriteSet): Promise<SagaWriteResult> {
+    const empty = set.inserted.length + set.updated.length + set.log.length + set.outbox.length === 0;
+    if (empty) return { outbox: [], stale: [] };
+    if (this.sql.family === 'postgres' && pgWriteSetParams(set) <= PG_WRITE_SET_MAX_PARAMS) {
+      return this.writeInOneStatement(manager, set);
+    }
+    for (const record of set.inserted) await this.insertInstance(manager, record);
+    const stale: string[] = [];
+    for (const { record, expectedVersion } of set.updated) {
+      const params = [...instanceValues(record), record.id, expectedVersion];
+      const { affected } = await execute(manager, this.sql.compile(UPDATE_INSTANCE), params);
+      if (affected !== 1) stale.push(record.id);
+    }
+    if (set.log.length > 0) await this.appendLogs(manager, set.log);
+    const outbox = set.outbox.length > 0 ? await this.insertOutbox(manager, set.outbox) : [];
+    return { outbox, stale };
+  }
+
+  private async writeInOneStatement(manager: EntityManager, set: SagaWriteSet): Promise<SagaWriteResult> {
+    const now = Date.now();
+    const { sql, params } = pgWriteSet(set, now);
+    const { rows } = await execute(manager, this.sql.compile(sql), params);
+    const saved = new Set<string>();
+    const outboxIds = new Map<string, string>();
+    for (const row of rows) {
+      if (row.k === 'u') saved.add(str(row.a));
+      else outboxIds.set(str(row.b), str(row.a));
+    }
+    if (outboxIds.size !== set.outbox.length) {
+      throw new SagaError(`The outbox INSERT returned ${outboxIds.size} ids for ${set.outbox.length} rows.`);
+    }
+    return {
+      outbox: set.outbox.map((row) => ({
+        id: outboxIds.get(row.messageId)!,
+        messageId: row.messageId,
+        body: row.body,
+        createdAt: now,
+        attempts: 0,
+      })),
+      stale: set.updated.filter((u) => !saved.has(u.record.id)).map((u) => u.record.id),
+    };
   }
 
   insertOutbox(manager: EntityManager, rows: { messageId: string; body: string }[]): Promise<OutboxRecord[]> {
