@@ -27,6 +27,19 @@ export function amqpUrl(): string {
   return process.env.AMQP_URL ?? DEFAULT_AMQP_URL;
 }
 
+/**
+ * The RabbitMQ transport options of the distributed saga variant: the library's defaults, but for
+ * `BENCH_SAGA_CONSUMER_CONCURRENCY` (the transport's `concurrency`, default 1) to try other settings.
+ */
+export function sagaTransportOptions(): { url: string; prefix: string; concurrency?: number } {
+  const concurrency = process.env.BENCH_SAGA_CONSUMER_CONCURRENCY;
+  return {
+    url: amqpUrl(),
+    prefix: SAGA_PREFIX,
+    ...(concurrency ? { concurrency: Number(concurrency) } : {}),
+  };
+}
+
 /** Runs a bench entry; a failure to start is printed (stderr) and ends the process. */
 export function runEntry(name: string, main: () => Promise<void>): void {
   main().catch((err: unknown) => {

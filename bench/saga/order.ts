@@ -1,5 +1,5 @@
 import { OrderModule, orderEntities, orderMigrations } from '../../apps/order/src/order.module';
-import { amqpUrl, runEntry, SAGA_DATABASES, SAGA_PREFIX } from './common';
+import { runEntry, SAGA_DATABASES, sagaTransportOptions } from './common';
 import { serveDriverControl } from './driver';
 import { CountingRabbitMqTransport } from './instrumentation';
 import { postgresUrl, startBenchService } from './service';
@@ -11,7 +11,7 @@ runEntry('order', async () => {
     databaseUrl: postgresUrl(SAGA_DATABASES.order),
     schema: { entities: orderEntities, migrations: orderMigrations },
     modules: [OrderModule],
-    transport: (counters) => new CountingRabbitMqTransport({ url: amqpUrl(), prefix: SAGA_PREFIX }, counters),
+    transport: (counters) => new CountingRabbitMqTransport(sagaTransportOptions(), counters),
   });
   serveDriverControl(service);
 });

@@ -1,6 +1,6 @@
 import { PaymentModule, paymentEntities, paymentMigrations } from '../../apps/payment/src/payment.module';
 import { serveControl } from '../lib/control';
-import { amqpUrl, runEntry, SAGA_DATABASES, SAGA_PREFIX } from './common';
+import { runEntry, SAGA_DATABASES, sagaTransportOptions } from './common';
 import { CountingRabbitMqTransport } from './instrumentation';
 import { postgresUrl, seedBenchCustomers, startBenchService } from './service';
 
@@ -11,7 +11,7 @@ runEntry('payment', async () => {
     databaseUrl: postgresUrl(SAGA_DATABASES.payment),
     schema: { entities: paymentEntities, migrations: paymentMigrations },
     modules: [PaymentModule],
-    transport: (counters) => new CountingRabbitMqTransport({ url: amqpUrl(), prefix: SAGA_PREFIX }, counters),
+    transport: (counters) => new CountingRabbitMqTransport(sagaTransportOptions(), counters),
   });
   await seedBenchCustomers(service);
   serveControl({ stats: () => service.stats(), shutdown: () => service.close() });

@@ -4,7 +4,7 @@ import {
   shippingMigrations,
 } from '../../apps/shipping/src/shipping.module';
 import { serveControl } from '../lib/control';
-import { amqpUrl, runEntry, SAGA_DATABASES, SAGA_PREFIX } from './common';
+import { runEntry, SAGA_DATABASES, sagaTransportOptions } from './common';
 import { CountingRabbitMqTransport } from './instrumentation';
 import { postgresUrl, startBenchService } from './service';
 
@@ -15,7 +15,7 @@ runEntry('shipping', async () => {
     databaseUrl: postgresUrl(SAGA_DATABASES.shipping),
     schema: { entities: shippingEntities, migrations: shippingMigrations },
     modules: [ShippingModule],
-    transport: (counters) => new CountingRabbitMqTransport({ url: amqpUrl(), prefix: SAGA_PREFIX }, counters),
+    transport: (counters) => new CountingRabbitMqTransport(sagaTransportOptions(), counters),
   });
   serveControl({ stats: () => service.stats(), shutdown: () => service.close() });
 });

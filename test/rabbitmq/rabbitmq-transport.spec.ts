@@ -200,6 +200,25 @@ describe('RabbitMqTransport (real broker)', () => {
     }
   });
 
+  it('sends what one turn of the event loop publishes in one socket write (amqplib writes each frame group alone)', async () => {
+    const t = newTransport();
+    await t.connect({ participants: [] });
+    type Internals = { manager: { connection: { connection: { stream: Socket } } } };
+    const socket = (t as unknown as Internals).manager.connection.connection.stream;
+    const writes = jest.spyOn(socket, 'write');
+    const writevs = jest.spyOn(socket as unknown as { _writev: () => void }, '_writev');
+    try {
+      await t.publish(Array.from({ length: 20 }, () => outgoing(command('shipping'))));
+      // 20 publishes, each written to the socket while it is corked, then flushed in one writev.
+      expect(writes.mock.calls.length).toBeGreaterThanOrEqual(20);
+      expect(writevs.mock.calls.length).toBe(1);
+    } finally {
+      writes.mockRestore();
+      writevs.mockRestore();
+      await t.close();
+    }
+  });
+
   it('fails connect() with a TransportError when the broker cannot be reached', async () => {
     const t = rabbitMqTransport({ url: 'amqp://guest:secret@127.0.0.1:1', connectTimeoutMs: 300, prefix });
     const attempt = t.connect({ participants: ['payment'] });

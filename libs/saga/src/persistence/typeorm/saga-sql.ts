@@ -25,6 +25,9 @@ export interface SqlResult {
 
 type TableKey = keyof typeof SAGA_ENTITY_NAMES;
 
+/** Compiled statements kept by one `SagaSql`. */
+const COMPILED_CACHE_SIZE = 2000;
+
 /**
  * Adapts the store's SQL to one DataSource. Statements are written once, with `?` placeholders, unquoted column
  * names (none is a reserved word on the three databases) and `{instance}`, `{stepLog}`, `{outbox}`, `{inbox}` for
@@ -33,6 +36,7 @@ type TableKey = keyof typeof SAGA_ENTITY_NAMES;
 export class SagaSql {
   readonly family: SqlFamily;
   private readonly tables: Record<TableKey, string>;
+  private readonly compiled = new Map<string, string>();
 
   constructor(dataSource: DataSource) {
     const family = FAMILIES[dataSource.options.type];
@@ -65,8 +69,19 @@ export class SagaSql {
     };
   }
 
-  /** Resolves table names and, on PostgreSQL, numbers the placeholders (`$1`, `$2`…). */
+  /** Resolves table names and, on PostgreSQL, numbers the placeholders (`$1`, `$2`…); remembers the result. */
   compile(text: string): string {
+    let compiled = this.compiled.get(text);
+    if (compiled === undefined) {
+      compiled = this.translate(text);
+      // Statements vary by batch size only: a few hundred shapes. Start over if something keeps adding new ones.
+      if (this.compiled.size >= COMPILED_CACHE_SIZE) this.compiled.clear();
+      this.compiled.set(text, compiled);
+    }
+    return compiled;
+  }
+
+  private translate(text: string): string {
     const resolved = text.replace(
       /\{(instance|stepLog|outbox|inbox)\}/g,
       (_, key: TableKey) => this.tables[key],

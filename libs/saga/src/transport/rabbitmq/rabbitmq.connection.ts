@@ -33,8 +33,9 @@ export async function createConnection(
   });
   let lastError: Error | undefined;
   const every = `retrying every ${options.reconnectDelayMs} ms`;
-  manager.on('connect', ({ url }) => {
+  manager.on('connect', ({ connection, url }) => {
     lastError = undefined;
+    coalesceWrites(connection);
     logger.log(`Connected to RabbitMQ at ${typeof url === 'string' ? redact(url) : String(url.hostname)}`);
   });
   manager.on('disconnect', ({ err }) => {
@@ -50,6 +51,37 @@ export async function createConnection(
   manager.on('blocked', ({ reason }) => logger.warn(`RabbitMQ blocked the connection: ${reason}`));
   manager.on('unblocked', () => logger.log('RabbitMQ unblocked the connection'));
   return { manager, lastError: () => lastError };
+}
+
+/**
+ * amqplib writes each frame group (a publish, an ack) to the socket with its own `write` — one system call each —
+ * from a multiplexer that drains the channels' buffers once per event-loop turn. Corking the socket around that
+ * drain sends what a turn produced (a relay batch's publishes, a batch's ack) in one `writev`: at 64 sagas in flight
+ * that was ~8 % of a service's busy time. Bytes and order are unchanged. Reaches into amqplib's `Connection`
+ * (`muxer`, `stream`); if a later amqplib has neither, nothing is changed.
+ */
+function coalesceWrites(model: unknown): void {
+  const connection = (model as { connection?: unknown } | undefined)?.connection ?? model;
+  const muxer = (connection as { muxer?: { _readIncoming?: unknown; out?: unknown } } | undefined)?.muxer;
+  const out = muxer?.out as { cork?: unknown; uncork?: unknown } | undefined;
+  const drain = muxer?._readIncoming;
+  if (
+    !muxer ||
+    typeof drain !== 'function' ||
+    typeof out?.cork !== 'function' ||
+    typeof out.uncork !== 'function'
+  ) {
+    return;
+  }
+  const socket = out as { cork(): void; uncork(): void };
+  muxer._readIncoming = function corkedReadIncoming(this: unknown) {
+    socket.cork();
+    try {
+      (drain as () => void).call(this);
+    } finally {
+      socket.uncork();
+    }
+  };
 }
 
 /** Rejects with `Error(what)` if `promise` does not settle within `ms`; the timer never outlives it. */
