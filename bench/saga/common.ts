@@ -28,16 +28,14 @@ export function amqpUrl(): string {
 }
 
 /**
- * The RabbitMQ transport options of the distributed saga variant: the library's defaults, but for
- * `BENCH_SAGA_CONSUMER_CONCURRENCY` (the transport's `concurrency`, default 1) to try other settings.
+ * The RabbitMQ transport options of one service of the distributed saga variant: the library's defaults, but for
+ * `BENCH_SAGA_CONSUMER_CONCURRENCY` (the transport's `concurrency`): `2` for every service, `order:2` for one.
  */
-export function sagaTransportOptions(): { url: string; prefix: string; concurrency?: number } {
-  const concurrency = process.env.BENCH_SAGA_CONSUMER_CONCURRENCY;
-  return {
-    url: amqpUrl(),
-    prefix: SAGA_PREFIX,
-    ...(concurrency ? { concurrency: Number(concurrency) } : {}),
-  };
+export function sagaTransportOptions(service: string): { url: string; prefix: string; concurrency?: number } {
+  const setting = process.env.BENCH_SAGA_CONSUMER_CONCURRENCY ?? '';
+  const [target, value] = setting.includes(':') ? setting.split(':') : [service, setting];
+  const concurrency = target === service && value ? Number(value) : undefined;
+  return { url: amqpUrl(), prefix: SAGA_PREFIX, ...(concurrency ? { concurrency } : {}) };
 }
 
 /** Runs a bench entry; a failure to start is printed (stderr) and ends the process. */

@@ -11,7 +11,7 @@ runEntry('order', async () => {
     databaseUrl: postgresUrl(SAGA_DATABASES.order),
     schema: { entities: orderEntities, migrations: orderMigrations },
     modules: [OrderModule],
-    transport: (counters) => new CountingRabbitMqTransport(sagaTransportOptions(), counters),
+    transport: (counters) => new CountingRabbitMqTransport(sagaTransportOptions('order'), counters),
   });
   serveDriverControl(service);
 });

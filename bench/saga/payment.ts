@@ -11,7 +11,7 @@ runEntry('payment', async () => {
     databaseUrl: postgresUrl(SAGA_DATABASES.payment),
     schema: { entities: paymentEntities, migrations: paymentMigrations },
     modules: [PaymentModule],
-    transport: (counters) => new CountingRabbitMqTransport(sagaTransportOptions(), counters),
+    transport: (counters) => new CountingRabbitMqTransport(sagaTransportOptions('payment'), counters),
   });
   await seedBenchCustomers(service);
   serveControl({ stats: () => service.stats(), shutdown: () => service.close() });

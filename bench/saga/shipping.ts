@@ -15,7 +15,7 @@ runEntry('shipping', async () => {
     databaseUrl: postgresUrl(SAGA_DATABASES.shipping),
     schema: { entities: shippingEntities, migrations: shippingMigrations },
     modules: [ShippingModule],
-    transport: (counters) => new CountingRabbitMqTransport(sagaTransportOptions(), counters),
+    transport: (counters) => new CountingRabbitMqTransport(sagaTransportOptions('shipping'), counters),
   });
   serveControl({ stats: () => service.stats(), shutdown: () => service.close() });
 });
