@@ -260,19 +260,19 @@ describe.each(testDatabases('saga_store'))('TypeOrmSagaStore on $name', (db) => 
       expect(claimed.map((r) => r.id)).toEqual(result.outbox.map((r) => r.id));
     });
 
-    it('writes nothing for an empty set, and large sets in full', async () => {
+    it('writes nothing for an empty set, and a set too large for one statement in full', async () => {
       expect(await store.write(manager, { inserted: [], updated: [], log: [], outbox: [] })).toEqual({
         outbox: [],
         stale: [],
       });
-      const many = Array.from({ length: 1200 }, (_, i) =>
+      const many = Array.from({ length: 1700 }, (_, i) =>
         instance({}, { version: 0, idempotencyKey: `k-${i}` }),
       );
       const outbox = many.map((r) => ({ messageId: `m-${r.id}`, body: '{}' }));
       const result = await transactions.run((m) =>
         store.write(m, { inserted: many, updated: [], log: [], outbox }),
       );
-      expect(new Set(result.outbox.map((r) => r.id)).size).toBe(1200);
+      expect(new Set(result.outbox.map((r) => r.id)).size).toBe(1700);
       expect(
         (
           await store.findInstances(
@@ -280,7 +280,7 @@ describe.each(testDatabases('saga_store'))('TypeOrmSagaStore on $name', (db) => 
             many.map((r) => r.id),
           )
         ).length,
-      ).toBe(1200);
+      ).toBe(1700);
     });
   });
 

@@ -84,8 +84,9 @@ export interface ReplyData {
 
 /**
  * Applies events to saga instances inside the caller's transaction: runs the engine, executes local steps
- * (each in a savepoint), builds remote commands, and saves the instance (version check), its history and
- * its outbox rows. The caller owns the transaction and publishes the outbox rows after it commits.
+ * (isolated: see `Isolation`), builds remote commands, and collects the new state, history and outbox rows in
+ * `SagaWrites`; `flush` writes them (the version check included) at the end of the transaction. The caller owns the
+ * transaction and hands the outbox rows to the relay after it commits.
  */
 @Injectable()
 export class SagaProcessor {
