@@ -106,10 +106,12 @@ export class SqlProfiler implements EntitySubscriberInterface {
 
   afterQuery(event: AfterQueryEvent): void {
     const inTransaction = event.queryRunner?.isTransactionActive ?? false;
-    let base = this.kinds.get(event.query);
+    // The library's statements may be `NamedStatement`s (String objects): keyed by their text.
+    const text = String(event.query);
+    let base = this.kinds.get(text);
     if (base === undefined) {
-      base = statementKind(event.query);
-      if (this.kinds.size < 10_000) this.kinds.set(event.query, base);
+      base = statementKind(text);
+      if (this.kinds.size < 10_000) this.kinds.set(text, base);
     }
     const transactional = inTransaction || base === 'BEGIN' || base === 'COMMIT' || base === 'ROLLBACK';
     const kind = transactional ? base : `(auto) ${base}`;

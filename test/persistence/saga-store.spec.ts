@@ -345,3 +345,50 @@ describe.each(testDatabases('saga_store'))('TypeOrmSagaStore on $name', (db) => 
     });
   });
 });
+
+describe.each(testDatabases('saga_store_prepared').filter((db) => db.name === 'postgres'))(
+  'TypeOrmSagaStore prepared statements on $name',
+  (db) => {
+    let dataSource: DataSource;
+
+    beforeEach(async () => (dataSource = await db.open()));
+    afterEach(() => dataSource.destroy());
+
+    /** The prepared statements of the connection a transaction runs on, after running `work` in it. */
+    async function preparedAfter(store: TypeOrmSagaStore, work: (m: EntityManager) => Promise<unknown>) {
+      return new SagaTransactions(dataSource).run(async (m) => {
+        await work(m);
+        const rows: { name: string }[] = await m.query(
+          "SELECT name FROM pg_prepared_statements WHERE name LIKE 'saga\\_%'",
+        );
+        return rows.map((r) => r.name);
+      });
+    }
+
+    it('prepares the store statements once per connection, by a name derived from their text', async () => {
+      const store = new TypeOrmSagaStore(dataSource);
+      const record = instance();
+      const names = await preparedAfter(store, async (m) => {
+        await store.insertInstance(m, record);
+        for (let i = 0; i < 3; i++) await store.findInstance(m, record.id);
+      });
+      expect(names).toHaveLength(2);
+      for (const name of names) expect(name).toMatch(/^saga_[0-9a-f]{32}$/);
+      // Another store over the same pool names the same statements the same way.
+      const again = await preparedAfter(new TypeOrmSagaStore(dataSource), (m) =>
+        store.findInstance(m, record.id),
+      );
+      expect(names).toEqual(expect.arrayContaining(again));
+    });
+
+    it('prepares nothing with preparedStatements: false', async () => {
+      const store = new TypeOrmSagaStore(dataSource, undefined, { preparedStatements: false });
+      const record = instance();
+      const names = await preparedAfter(store, async (m) => {
+        await store.insertInstance(m, record);
+        expect(await store.findInstance(m, record.id)).toEqual(record);
+      });
+      expect(names).toEqual([]);
+    });
+  },
+);

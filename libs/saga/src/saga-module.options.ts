@@ -27,6 +27,15 @@ export interface SagaModuleOptions {
     /** A row is swept (re-published) when it is older than this and still unsent. Default 5000 ms. */
     sweepAfterMs?: number;
   };
+  /** The saga tables' database. */
+  database?: {
+    /**
+     * PostgreSQL: the library's statements are prepared once per pooled connection (named statements), which saves
+     * their planning. Default true. Set false behind a pooler that cannot keep prepared statements (PgBouncer in
+     * transaction mode before 1.21, or without `max_prepared_statements`).
+     */
+    preparedStatements?: boolean;
+  };
   /** How often the coordinator looks for due retries, expired reply timeouts and passed deadlines. Default 500 ms. */
   timerIntervalMs?: number;
   /** Retention of processed rows (cleanup runs with the timer). Defaults: sent outbox rows 1 h, inbox rows 7 days, finished sagas kept. */

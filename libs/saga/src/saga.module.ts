@@ -42,9 +42,11 @@ import { InProcessTransport } from './transport/in-process/in-process.transport'
     },
     {
       provide: SAGA_STORE,
-      useFactory: (dataSource: DataSource, transactions: SagaTransactions) =>
-        new TypeOrmSagaStore(dataSource, transactions),
-      inject: [SAGA_DATA_SOURCE, SagaTransactions],
+      useFactory: (dataSource: DataSource, transactions: SagaTransactions, options: SagaModuleOptions) =>
+        new TypeOrmSagaStore(dataSource, transactions, {
+          preparedStatements: options.database?.preparedStatements,
+        }),
+      inject: [SAGA_DATA_SOURCE, SagaTransactions, SAGA_MODULE_OPTIONS],
     },
     {
       provide: SAGA_TRANSPORT,

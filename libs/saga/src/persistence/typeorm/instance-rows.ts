@@ -22,6 +22,14 @@ export const INSTANCE_COLUMNS = [
   'updated_at',
 ] as const;
 
+/**
+ * Every `saga_instance` column, as the store selects them (named, not `*`: a prepared statement's result columns
+ * must not change when a later migration adds a column).
+ */
+export const INSTANCE_SELECT = ['id', 'type', ...INSTANCE_COLUMNS, 'idempotency_key', 'created_at'].join(
+  ', ',
+);
+
 /** The values of `INSTANCE_COLUMNS`, in that order. */
 export function instanceValues(record: SagaInstanceRecord): unknown[] {
   const { state } = record;

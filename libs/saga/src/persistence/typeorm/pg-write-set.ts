@@ -1,5 +1,5 @@
 import type { SagaWriteSet } from '../saga-store';
-import { INSTANCE_COLUMNS, instanceValues } from './instance-rows';
+import { INSTANCE_COLUMNS, INSTANCE_SELECT, instanceValues } from './instance-rows';
 import { list, values } from './saga-sql';
 
 /** PostgreSQL types of `INSTANCE_COLUMNS`, for the VALUES list an UPDATE … FROM joins (its parameters are untyped). */
@@ -107,7 +107,8 @@ export function pgRecordInboxAndFind(
   const sql =
     `WITH b AS (INSERT INTO {inbox} (consumer, message_id, processed_at) VALUES ${values(messageIds.length, 3)} ` +
     'ON CONFLICT DO NOTHING RETURNING message_id) ' +
-    'SELECT r.recorded, s.* FROM (SELECT array_agg(message_id::text) AS recorded FROM b) AS r ' +
+    `SELECT r.recorded, ${INSTANCE_SELECT.replace(/(^|, )/g, '$1s.')} ` +
+    'FROM (SELECT array_agg(message_id::text) AS recorded FROM b) AS r ' +
     `LEFT JOIN {instance} AS s ON s.id IN (${list(sagaIds.length)})`;
   return { sql, params: [...messageIds.flatMap((id) => [consumer, id, now]), ...sagaIds] };
 }

