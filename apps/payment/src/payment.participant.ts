@@ -17,7 +17,7 @@ export class PaymentParticipant {
 
   @HandleCommand(CHARGE_PAYMENT, { payload: ChargePayment })
   async charge(cmd: ChargePayment, ctx: CommandContext): Promise<PaymentCharged> {
-    const result = await this.payments.charge(ctx.manager, cmd);
+    const result = await this.payments.charge(ctx.manager, cmd, ctx.attempt);
     if (!result.ok) throw new StepFailure(result.reason, { customerId: cmd.customerId });
     return { paymentId: result.payment.id };
   }

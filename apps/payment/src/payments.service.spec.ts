@@ -22,6 +22,18 @@ describe('PaymentsService', () => {
   });
   afterEach(() => db.destroy());
 
+  it('looks for an earlier charge on retries only; a repeated first attempt fails on the unique key, debiting nothing', async () => {
+    const orderId = randomUUID();
+    const cmd = { orderId, customerId: 'bob', amount: 300 };
+    const first = await db.transaction((m) => payments.charge(m, cmd, 1));
+    const after = await credit('bob');
+    await expect(db.transaction((m) => payments.charge(m, cmd, 1))).rejects.toThrow(/UNIQUE|unique/);
+    expect(await credit('bob')).toBe(after);
+    const retry = await db.transaction((m) => payments.charge(m, cmd, 2));
+    expect(retry).toEqual(first);
+    expect(await credit('bob')).toBe(after);
+  });
+
   it('seeds missing customers only, keeping the credit of existing ones', async () => {
     await charge('alice', 100);
     await payments.seedCustomers(db.manager, DEMO_CUSTOMERS);

@@ -14,7 +14,7 @@ export class ShippingParticipant {
 
   @HandleCommand(SCHEDULE_SHIPMENT, { payload: ScheduleShipment })
   async schedule(cmd: ScheduleShipment, ctx: CommandContext): Promise<ShipmentScheduled> {
-    const result = await this.shipping.schedule(ctx.manager, cmd);
+    const result = await this.shipping.schedule(ctx.manager, cmd, ctx.attempt);
     if (!result.ok) throw new StepFailure(result.reason, { country: cmd.country });
     return { shipmentId: result.shipment.id };
   }

@@ -27,6 +27,14 @@ describe('ShippingService', () => {
     expect(await db.manager.count(Shipment)).toBe(0);
   });
 
+  it('looks for an earlier shipment on retries only; a repeated first attempt fails on the unique key', async () => {
+    const cmd = { orderId: randomUUID(), country: 'FR', address: '1 Main St' };
+    const first = await db.transaction((m) => shipping.schedule(m, cmd, 1));
+    await expect(db.transaction((m) => shipping.schedule(m, cmd, 1))).rejects.toThrow(/UNIQUE|unique/);
+    expect(await db.transaction((m) => shipping.schedule(m, cmd, 2))).toEqual(first);
+    expect(await db.manager.count(Shipment)).toBe(1);
+  });
+
   it('schedules an order once: a repeated command returns the first shipment', async () => {
     const orderId = randomUUID();
     const first = await schedule('DE', orderId);

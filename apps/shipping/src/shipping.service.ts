@@ -12,11 +12,15 @@ export type ScheduleResult = { ok: true; shipment: Shipment } | { ok: false; rea
 /** Shipments. Every method runs in the caller's transaction (the participant's inbox transaction). */
 @Injectable()
 export class ShippingService {
-  /** Schedules the order's shipment once: a repeated command returns the first shipment. */
-  async schedule(manager: EntityManager, cmd: ScheduleShipment): Promise<ScheduleResult> {
+  /**
+   * Schedules the order's shipment once: a repeated command returns the first shipment.
+   * @param attempt the saga's attempt (`ctx.attempt`): only a retry looks for an earlier attempt's shipment first
+   *   (see `PaymentsService.charge`; the unique `order_id` guards the rest).
+   */
+  async schedule(manager: EntityManager, cmd: ScheduleShipment, attempt = Infinity): Promise<ScheduleResult> {
     const country = cmd.country.toUpperCase();
     if (BLOCKED_COUNTRIES.has(country)) return { ok: false, reason: `cannot ship to ${country}` };
-    const existing = await manager.findOneBy(Shipment, { orderId: cmd.orderId });
+    const existing = attempt > 1 ? await manager.findOneBy(Shipment, { orderId: cmd.orderId }) : null;
     if (existing) return { ok: true, shipment: existing };
     const shipment = manager.create(Shipment, {
       id: randomUUID(),

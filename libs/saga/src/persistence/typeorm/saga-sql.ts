@@ -39,16 +39,30 @@ const PREPARED_MAX_PARAMS = 200;
 
 /**
  * A statement PostgreSQL prepares once per connection, by name (the `pg` driver parses it on first use and then only
- * binds and executes it). A `String`, so that TypeORM's logger and query subscribers still see the SQL text.
+ * binds and executes it). TypeORM hands it to `pg` as is; its logger and query subscribers see it as the SQL text:
+ * it inherits `String.prototype`'s methods, which read it through `toString()`. Not a `String` object: `pg` copies
+ * a query config's own properties, and a `String` object has one per character.
  */
-export class NamedStatement extends String {
+export class NamedStatement {
+  declare readonly length: number;
+
   constructor(
     readonly text: string,
     readonly name: string,
   ) {
-    super(text);
+    // Defined, not assigned: `String.prototype.length` is read-only.
+    Object.defineProperty(this, 'length', { value: text.length, enumerable: true });
+  }
+
+  toString(): string {
+    return this.text;
+  }
+
+  valueOf(): string {
+    return this.text;
   }
 }
+Object.setPrototypeOf(NamedStatement.prototype, String.prototype);
 
 /** SQL as `execute` takes it: text, or a statement prepared by name. */
 export type CompiledSql = string | NamedStatement;
@@ -165,11 +179,9 @@ export async function execute(
 ): Promise<SqlResult> {
   const own = manager.queryRunner ? undefined : manager.dataSource.createQueryRunner();
   const runner = manager.queryRunner ?? own!;
-  // A fresh object per call: `pg` writes the values into the query config it is given.
-  const query = sql instanceof NamedStatement ? new NamedStatement(sql.text, sql.name) : sql;
   try {
     // TypeORM hands the query to `pg` as is: a named one (an object with `text` and `name`) is prepared once.
-    const result = await runner.query(query as string, [...params], true);
+    const result = await runner.query(sql as string, [...params], true);
     const rows = (Array.isArray(result.records) ? result.records : []) as Row[];
     return { rows, affected: result.affected ?? rows.length };
   } finally {
