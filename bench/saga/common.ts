@@ -29,12 +29,15 @@ export function amqpUrl(): string {
 
 /**
  * The RabbitMQ transport options of one service of the distributed saga variant: the library's defaults, but for
- * `BENCH_SAGA_CONSUMER_CONCURRENCY` (the transport's `concurrency`): `2` for every service, `order:2` for one.
+ * `BENCH_SAGA_CONSUMER_CONCURRENCY` (the transport's `concurrency`): `2` for every service, `payment:2,order:2`
+ * for some.
  */
 export function sagaTransportOptions(service: string): { url: string; prefix: string; concurrency?: number } {
-  const setting = process.env.BENCH_SAGA_CONSUMER_CONCURRENCY ?? '';
-  const [target, value] = setting.includes(':') ? setting.split(':') : [service, setting];
-  const concurrency = target === service && value ? Number(value) : undefined;
+  let concurrency: number | undefined;
+  for (const part of (process.env.BENCH_SAGA_CONSUMER_CONCURRENCY ?? '').split(',').filter(Boolean)) {
+    const [target, value] = part.includes(':') ? part.split(':') : [service, part];
+    if (target === service) concurrency = Number(value);
+  }
   return { url: amqpUrl(), prefix: SAGA_PREFIX, ...(concurrency ? { concurrency } : {}) };
 }
 

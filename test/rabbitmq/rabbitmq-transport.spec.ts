@@ -8,6 +8,7 @@ import {
   Recorder,
   captureLogs,
   command,
+  deferred,
   eventually,
   outgoing,
   reply,
@@ -16,7 +17,16 @@ import {
 } from './rabbitmq.helpers';
 
 const prefix = uniquePrefix();
-const participants = ['payment', 'shipping', 'inventory', 'batch', 'acked', 'oversize', 'replicated'];
+const participants = [
+  'payment',
+  'shipping',
+  'inventory',
+  'batch',
+  'acked',
+  'oversize',
+  'replicated',
+  'parallel',
+];
 const services = ['order'];
 
 describe('RabbitMqTransport (real broker)', () => {
@@ -141,6 +151,29 @@ describe('RabbitMqTransport (real broker)', () => {
     await t.close(); // unacknowledged deliveries would be requeued now
     await sleep(200);
     expect(await broker.messageCount(`${prefix}.acked.commands`)).toBe(0);
+  });
+
+  it('starts a batch beside a running one only when at least 8 messages wait for it, and shares them out', async () => {
+    const t = newTransport({ concurrency: 2, prefetch: 64 });
+    await t.connect({ participants: ['parallel'] });
+    const sizes: number[] = [];
+    const release = deferred<void>();
+    await t.consume({ commandsFor: 'parallel' }, async (batch) => {
+      sizes.push(batch.length);
+      if (sizes.length === 1) await release.promise; // the first batch keeps running
+      return batch.map(() => ({ kind: 'ack' as const }));
+    });
+    await t.publish([outgoing(command('parallel'))]);
+    await eventually(() => sizes.length === 1);
+    await t.publish(Array.from({ length: 5 }, () => outgoing(command('parallel'))));
+    await sleep(300);
+    expect(sizes).toEqual([1]); // 5 waiting: not worth a second transaction
+    await t.publish(Array.from({ length: 5 }, () => outgoing(command('parallel'))));
+    await eventually(() => sizes.length === 2);
+    expect(sizes[1]).toBeGreaterThanOrEqual(8); // 10 waiting (or fewer, had some arrived later): one batch of them
+    release.resolve();
+    await eventually(() => sizes.reduce((a, b) => a + b, 0) === 11);
+    await t.close();
   });
 
   it('declares quorum queues when asked, dead-letter queue included', async () => {

@@ -23,6 +23,9 @@ export interface ConsumerContext {
   publishConfirmed(message: Outgoing): Promise<void>;
 }
 
+/** The fewest waiting messages for which a batch starts beside one already running (`concurrency` > 1). */
+const MIN_PARALLEL_BATCH = 8;
+
 /** A delivery, remembered with the channel it came on: acks must go to that channel, never to its successor. */
 interface Delivery {
   channel: Channel;
@@ -123,8 +126,15 @@ export class QueueConsumer {
 
   private flush(): void {
     this.flushScheduled = false;
-    while (this.running.length < this.ctx.concurrency && this.pending.length > 0 && !this.stopped) {
-      const batch = this.pending.splice(0, this.ctx.prefetch);
+    const { concurrency, prefetch } = this.ctx;
+    while (this.running.length < concurrency && this.pending.length > 0 && !this.stopped) {
+      // Beside a running batch, another one starts only when enough messages wait for it: every batch is a
+      // transaction, and many small ones cost more than they overlap. What waits is shared out evenly.
+      const free = concurrency - this.running.length;
+      const worth = Math.floor(this.pending.length / MIN_PARALLEL_BATCH);
+      if (this.running.length > 0 && worth === 0) break;
+      const batches = Math.max(1, Math.min(free, worth));
+      const batch = this.pending.splice(0, Math.min(prefetch, Math.ceil(this.pending.length / batches)));
       const entry = { batch, done: Promise.resolve() };
       entry.done = this.runBatch(batch)
         .catch((err: unknown) =>
