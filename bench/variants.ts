@@ -15,6 +15,7 @@ export const VARIANTS: Record<string, (options: VariantOptions) => VariantSpec> 
   baseline: baselineVariant,
   saga: () => sagaVariant(),
   'saga-growth': (o) => sagaVariant({ name: 'saga-growth', preloadSagas: o.growthSagas }),
+  'saga-lean': () => sagaVariant({ name: 'saga-lean', lean: true }),
   'monolith-sqlite': monolithSqliteVariant,
   'monolith-pg': monolithPostgresVariant,
 };

@@ -41,18 +41,21 @@ async function resetBroker(): Promise<void> {
  * consuming. With `preloadSagas`, that many finished sagas are written into every service's tables before the
  * measurements (history, outbox and inbox rows shaped like real ones): the "growth" run.
  */
-export function sagaVariant(options: { name?: string; preloadSagas?: number } = {}): VariantSpec {
+export function sagaVariant(
+  options: { name?: string; preloadSagas?: number; lean?: boolean } = {},
+): VariantSpec {
   const preload = options.preloadSagas ?? 0;
+  // `lean`: the baseline's business work instead of the sample's (lean.ts), one entry for the three roles.
+  const service = (name: string) =>
+    options.lean
+      ? { name, entryJs: join(__dirname, 'lean.js'), env: { BENCH_ROLE: name } }
+      : { name, entryJs: join(__dirname, `${name}.js`) };
   return {
     name: options.name ?? 'saga',
     databases: Object.values(SAGA_DATABASES),
     // The runner's purge would declare them without the transport's arguments: they are deleted instead.
     queues: [],
-    services: [
-      { name: 'payment', entryJs: join(__dirname, 'payment.js') },
-      { name: 'shipping', entryJs: join(__dirname, 'shipping.js') },
-      { name: 'order', entryJs: join(__dirname, 'order.js') },
-    ],
+    services: [service('payment'), service('shipping'), service('order')],
     driver: 'order',
     setup: async () => {
       checkBuild();

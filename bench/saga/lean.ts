@@ -1,0 +1,179 @@
+/**
+ * The `saga-lean` variant: the library, distributed exactly as `saga`, but with the hand-written baseline's business
+ * work instead of the sample shop's — one plain INSERT or UPDATE per step, in SQL, no credit check, no TypeORM query
+ * builder, no payload classes (so no validation). Same steps, same messages, same three processes and databases.
+ * It is not the benchmark's subject (that is the sample, `saga`): it tells the library's own cost from the sample's.
+ *
+ * One entry for the three processes: `BENCH_ROLE` = `order` (drives the load), `payment` or `shipping`.
+ */
+import { Module } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import {
+  Compensation,
+  HandleCommand,
+  OnReply,
+  SagaManager,
+  SagaOrchestration,
+  SagaParticipant,
+  Step,
+  type CommandContext,
+  type SagaContext,
+} from '../../libs/saga/src';
+import { serveControl } from '../lib/control';
+import { runEntry, SAGA_DATABASES, sagaTransportOptions } from './common';
+import { SagaDriver } from './driver';
+import { CountingRabbitMqTransport } from './instrumentation';
+import { postgresUrl, startBenchService } from './service';
+
+/** The baseline's tables (bench/baseline), created in each of the variant's databases. */
+class CreateLeanTables1760000009000 implements MigrationInterface {
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query(`CREATE TABLE lean_orders (
+      id uuid PRIMARY KEY, customer_id uuid NOT NULL, total integer NOT NULL, country text NOT NULL,
+      status text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())`);
+    await runner.query(`CREATE TABLE lean_payment (
+      id uuid PRIMARY KEY, order_id uuid NOT NULL UNIQUE, amount integer NOT NULL, status text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now())`);
+    await runner.query(`CREATE TABLE lean_shipment (
+      id uuid PRIMARY KEY, order_id uuid NOT NULL UNIQUE, country text NOT NULL, status text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now())`);
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('DROP TABLE lean_shipment, lean_payment, lean_orders');
+  }
+}
+
+interface LeanOrder {
+  orderId: string;
+  customerId: string;
+  total: number;
+  country: string;
+  paymentId?: string;
+  shipmentId?: string;
+}
+type Ctx = SagaContext<LeanOrder>;
+
+@SagaOrchestration({ name: 'lean-order' })
+class LeanOrderSaga {
+  @Step(1)
+  async create({ manager, data }: Ctx): Promise<void> {
+    await manager.query(
+      "INSERT INTO lean_orders (id, customer_id, total, country, status) VALUES ($1, $2, $3, $4, 'PENDING')",
+      [data.orderId, data.customerId, data.total, data.country],
+    );
+  }
+
+  @Compensation('create')
+  async reject({ manager, data }: Ctx): Promise<void> {
+    await manager.query("UPDATE lean_orders SET status = 'REJECTED', updated_at = now() WHERE id = $1", [
+      data.orderId,
+    ]);
+  }
+
+  @Step(2, { participant: 'payment', command: 'ChargePayment' })
+  charge({ data }: Ctx): object {
+    return { orderId: data.orderId, amount: data.total };
+  }
+
+  @Compensation('charge', { command: 'RefundPayment' })
+  refund({ data }: Ctx): object {
+    return { orderId: data.orderId };
+  }
+
+  @OnReply('charge')
+  charged(ctx: Ctx, reply: { paymentId: string }): void {
+    ctx.data.paymentId = reply.paymentId;
+  }
+
+  @Step(3, { participant: 'shipping', command: 'ScheduleShipment', pivot: true })
+  ship({ data }: Ctx): object {
+    return { orderId: data.orderId, country: data.country };
+  }
+
+  @OnReply('ship')
+  shipped(ctx: Ctx, reply: { shipmentId: string }): void {
+    ctx.data.shipmentId = reply.shipmentId;
+  }
+
+  @Step(4)
+  async approve({ manager, data }: Ctx): Promise<void> {
+    await manager.query("UPDATE lean_orders SET status = 'APPROVED', updated_at = now() WHERE id = $1", [
+      data.orderId,
+    ]);
+  }
+}
+
+@SagaParticipant('payment')
+class LeanPayment {
+  @HandleCommand('ChargePayment')
+  async charge(cmd: { orderId: string; amount: number }, { manager }: CommandContext): Promise<object> {
+    const paymentId = randomUUID();
+    await manager.query(
+      "INSERT INTO lean_payment (id, order_id, amount, status) VALUES ($1, $2, $3, 'CHARGED')",
+      [paymentId, cmd.orderId, cmd.amount],
+    );
+    return { paymentId };
+  }
+
+  @HandleCommand('RefundPayment')
+  async refund(cmd: { orderId: string }, { manager }: CommandContext): Promise<object> {
+    await manager.query("UPDATE lean_payment SET status = 'REFUNDED' WHERE order_id = $1", [cmd.orderId]);
+    return {};
+  }
+}
+
+@SagaParticipant('shipping')
+class LeanShipping {
+  @HandleCommand('ScheduleShipment')
+  async schedule(cmd: { orderId: string; country: string }, { manager }: CommandContext): Promise<object> {
+    const shipmentId = randomUUID();
+    await manager.query(
+      "INSERT INTO lean_shipment (id, order_id, country, status) VALUES ($1, $2, $3, 'SCHEDULED')",
+      [shipmentId, cmd.orderId, cmd.country],
+    );
+    return { shipmentId };
+  }
+}
+
+@Module({ providers: [LeanOrderSaga] })
+class LeanOrderModule {}
+
+@Module({ providers: [LeanPayment] })
+class LeanPaymentModule {}
+
+@Module({ providers: [LeanShipping] })
+class LeanShippingModule {}
+
+const ROLES = { order: LeanOrderModule, payment: LeanPaymentModule, shipping: LeanShippingModule } as const;
+
+runEntry('lean', async () => {
+  const role = process.env.BENCH_ROLE as keyof typeof ROLES;
+  if (!ROLES[role]) throw new Error(`BENCH_ROLE must be order, payment or shipping, got '${String(role)}'`);
+  const service = await startBenchService({
+    service: role,
+    databaseUrl: postgresUrl(SAGA_DATABASES[role]),
+    schema: { entities: [], migrations: [CreateLeanTables1760000009000] },
+    modules: [ROLES[role]],
+    transport: (counters) => new CountingRabbitMqTransport(sagaTransportOptions(role), counters),
+  });
+  if (role !== 'order') {
+    serveControl({ stats: () => service.stats(), shutdown: () => service.close() });
+    return;
+  }
+  const driver = new SagaDriver(service.app.get(SagaManager), LeanOrderSaga, (): LeanOrder => ({
+    orderId: randomUUID(),
+    customerId: randomUUID(),
+    total: 4200,
+    country: 'FR',
+  }));
+  serveControl({
+    stats: () => service.stats(),
+    startOne: () => driver.startOne(),
+    shutdown: () => {
+      driver.stop();
+      return service.close();
+    },
+  });
+});
