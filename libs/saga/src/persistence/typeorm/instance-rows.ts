@@ -23,10 +23,10 @@ export const INSTANCE_COLUMNS = [
 ] as const;
 
 /**
- * Every `saga_instance` column, as the store selects them (named, not `*`: a prepared statement's result columns
- * must not change when a later migration adds a column).
+ * Every `saga_instance` column, in the order the store inserts and selects them (named, not `*`: a prepared
+ * statement's result columns must not change when a later migration adds a column).
  */
-export const INSTANCE_SELECT = ['id', 'type', ...INSTANCE_COLUMNS, 'idempotency_key', 'created_at'].join(
+export const ALL_INSTANCE_COLUMNS = ['id', 'type', ...INSTANCE_COLUMNS, 'idempotency_key', 'created_at'].join(
   ', ',
 );
 

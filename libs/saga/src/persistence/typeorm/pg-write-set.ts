@@ -1,5 +1,5 @@
 import type { SagaWriteSet } from '../saga-store';
-import { INSTANCE_COLUMNS, INSTANCE_SELECT, instanceValues } from './instance-rows';
+import { INSTANCE_COLUMNS, ALL_INSTANCE_COLUMNS, instanceValues } from './instance-rows';
 import { list, values } from './saga-sql';
 
 /** PostgreSQL types of `INSTANCE_COLUMNS`, for the VALUES list an UPDATE … FROM joins (its parameters are untyped). */
@@ -40,16 +40,16 @@ export function pgWriteSetParams(set: SagaWriteSet): number {
 /**
  * All the writes of a set as ONE statement of data-modifying CTEs (a single round trip, however many sagas and
  * messages the batch holds). The statement returns one row per saved instance (`k = 'u'`, `a` = its id) and per
- * outbox row (`'o'`, the row id, `b` = the message id); a stale instance is the absence of its row. Written with `?` placeholders and `{table}` names (`SagaSql`).
+ * outbox row (`'o'`, the row id, `b` = the message id); a stale instance is the absence of its row.
+ * Written with `?` placeholders and `{table}` names (see `SagaSql`).
  */
 export function pgWriteSet(set: SagaWriteSet, now: number): { sql: string; params: unknown[] } {
   const ctes: string[] = [];
   const selects: string[] = [];
   const params: unknown[] = [];
   if (set.inserted.length > 0) {
-    const columns = `id, type, ${INSTANCE_COLUMNS.join(', ')}, idempotency_key, created_at`;
     ctes.push(
-      `i AS (INSERT INTO {instance} (${columns}) VALUES ${values(set.inserted.length, INSTANCE_COLUMNS.length + 4)})`,
+      `i AS (INSERT INTO {instance} (${ALL_INSTANCE_COLUMNS}) VALUES ${values(set.inserted.length, INSTANCE_COLUMNS.length + 4)})`,
     );
     for (const r of set.inserted)
       params.push(r.id, r.type, ...instanceValues(r), r.idempotencyKey, r.createdAt);
@@ -107,7 +107,7 @@ export function pgRecordInboxAndFind(
   const sql =
     `WITH b AS (INSERT INTO {inbox} (consumer, message_id, processed_at) VALUES ${values(messageIds.length, 3)} ` +
     'ON CONFLICT DO NOTHING RETURNING message_id) ' +
-    `SELECT r.recorded, ${INSTANCE_SELECT.replace(/(^|, )/g, '$1s.')} ` +
+    `SELECT r.recorded, ${ALL_INSTANCE_COLUMNS.replace(/(^|, )/g, '$1s.')} ` +
     'FROM (SELECT array_agg(message_id::text) AS recorded FROM b) AS r ' +
     `LEFT JOIN {instance} AS s ON s.id IN (${list(sagaIds.length)})`;
   return { sql, params: [...messageIds.flatMap((id) => [consumer, id, now]), ...sagaIds] };

@@ -10,7 +10,7 @@ import type {
   SagaWriteSet,
   StepLogRecord,
 } from '../saga-store';
-import { INSTANCE_COLUMNS, INSTANCE_SELECT, instanceValues, toInstance } from './instance-rows';
+import { INSTANCE_COLUMNS, ALL_INSTANCE_COLUMNS, instanceValues, toInstance } from './instance-rows';
 import { SagaError } from '../../errors/saga.errors';
 import { PG_WRITE_SET_MAX_PARAMS, pgRecordInboxAndFind, pgWriteSet, pgWriteSetParams } from './pg-write-set';
 import { chunks, execute, json, list, num, SagaSql, str, values } from './saga-sql';
@@ -79,7 +79,7 @@ export class TypeOrmSagaStore implements SagaStore {
   async findInstance(manager: EntityManager, id: string): Promise<SagaInstanceRecord | null> {
     const { rows } = await execute(
       manager,
-      this.sql.compile(`SELECT ${INSTANCE_SELECT} FROM {instance} WHERE id = ?`),
+      this.sql.compile(`SELECT ${ALL_INSTANCE_COLUMNS} FROM {instance} WHERE id = ?`),
       [id],
     );
     return rows.length > 0 ? toInstance(rows[0]) : null;
@@ -89,7 +89,7 @@ export class TypeOrmSagaStore implements SagaStore {
     const found: SagaInstanceRecord[] = [];
     for (const chunk of chunks([...new Set(ids)], CHUNK)) {
       const sql = this.sql.compile(
-        `SELECT ${INSTANCE_SELECT} FROM {instance} WHERE id IN (${list(chunk.length)})`,
+        `SELECT ${ALL_INSTANCE_COLUMNS} FROM {instance} WHERE id IN (${list(chunk.length)})`,
       );
       const { rows } = await execute(manager, sql, chunk);
       found.push(...rows.map(toInstance));
@@ -101,7 +101,7 @@ export class TypeOrmSagaStore implements SagaStore {
     manager: EntityManager,
     key: string,
   ): Promise<SagaInstanceRecord | null> {
-    const sql = this.sql.compile(`SELECT ${INSTANCE_SELECT} FROM {instance} WHERE idempotency_key = ?`);
+    const sql = this.sql.compile(`SELECT ${ALL_INSTANCE_COLUMNS} FROM {instance} WHERE idempotency_key = ?`);
     const { rows } = await execute(manager, sql, [key]);
     return rows.length > 0 ? toInstance(rows[0]) : null;
   }
@@ -176,7 +176,7 @@ export class TypeOrmSagaStore implements SagaStore {
     }
     const filter = where.length > 0 ? `WHERE ${where.join(' AND ')} ` : '';
     const sql = this.sql.compile(
-      `SELECT ${INSTANCE_SELECT} FROM {instance} ${filter}ORDER BY updated_at DESC, id LIMIT ?`,
+      `SELECT ${ALL_INSTANCE_COLUMNS} FROM {instance} ${filter}ORDER BY updated_at DESC, id LIMIT ?`,
     );
     const { rows } = await execute(manager, sql, [...params, query.limit ?? 100]);
     return rows.map(toInstance);
