@@ -30,12 +30,18 @@ type TableKey = keyof typeof SAGA_ENTITY_NAMES;
 const COMPILED_CACHE_SIZE = 2000;
 
 /**
- * Statements with at most this many parameters are prepared by name on PostgreSQL: the fixed-shape ones and the
- * batches of a few messages, whose planning is a large part of their cost (a write set of one saga: ~430 µs
+ * Statements with at most this many parameters are prepared by name on PostgreSQL: the fixed-shape ones and those
+ * of a batch of one or two messages, whose planning is a large part of their cost (a write set of one saga: ~430 µs
  * unprepared, ~260 µs prepared, measured here). Larger batches vary in shape too much to be worth keeping, and their
  * planning is shared by many messages.
  */
-const PREPARED_MAX_PARAMS = 200;
+const PREPARED_MAX_PARAMS = 64;
+
+/**
+ * Distinct statements one `SagaSql` prepares at most: each costs memory in every pooled backend that runs it, so
+ * shapes beyond these run unprepared.
+ */
+const PREPARED_MAX_STATEMENTS = 256;
 
 /**
  * A statement PostgreSQL prepares once per connection, by name (the `pg` driver parses it on first use and then only
@@ -76,6 +82,8 @@ export class SagaSql {
   readonly family: SqlFamily;
   private readonly tables: Record<TableKey, string>;
   private readonly compiled = new Map<string, CompiledSql>();
+  /** Names of the statements this instance prepares (see `PREPARED_MAX_STATEMENTS`). */
+  private readonly named = new Set<string>();
 
   /**
    * @param preparedStatements PostgreSQL: prepare the store's statements by name (see `PREPARED_MAX_PARAMS`).
@@ -141,6 +149,10 @@ export class SagaSql {
     if (!this.preparedStatements || n > PREPARED_MAX_PARAMS) return numbered;
     // Named by content: any store over the same pool gives the same statement the same name.
     const name = `saga_${createHash('sha1').update(numbered).digest('hex').slice(0, 32)}`;
+    if (!this.named.has(name)) {
+      if (this.named.size >= PREPARED_MAX_STATEMENTS) return numbered;
+      this.named.add(name);
+    }
     return new NamedStatement(numbered, name);
   }
 
