@@ -23,7 +23,10 @@ export interface ConsumerContext {
   publishConfirmed(message: Outgoing): Promise<void>;
 }
 
-/** The fewest waiting messages for which a batch starts beside one already running (`concurrency` > 1). */
+/**
+ * The fewest waiting messages for which a batch starts beside one already running (`concurrency` > 1), unless
+ * `prefetch / concurrency` is smaller.
+ */
 const MIN_PARALLEL_BATCH = 8;
 
 /** A delivery, remembered with the channel it came on: acks must go to that channel, never to its successor. */
@@ -131,7 +134,8 @@ export class QueueConsumer {
       // Beside a running batch, another one starts only when enough messages wait for it: every batch is a
       // transaction, and many small ones cost more than they overlap. What waits is shared out evenly.
       const free = concurrency - this.running.length;
-      const worth = Math.floor(this.pending.length / MIN_PARALLEL_BATCH);
+      const minBatch = Math.min(MIN_PARALLEL_BATCH, Math.ceil(prefetch / concurrency));
+      const worth = Math.floor(this.pending.length / minBatch);
       if (this.running.length > 0 && worth === 0) break;
       const batches = Math.max(1, Math.min(free, worth));
       const batch = this.pending.splice(0, Math.min(prefetch, Math.ceil(this.pending.length / batches)));

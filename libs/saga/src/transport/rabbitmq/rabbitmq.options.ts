@@ -44,8 +44,9 @@ export interface RabbitMqTransportOptions {
   prefetch?: number;
   /**
    * Batches of one queue handled at once (each in its own transaction). More overlaps the database round trips of
-   * several batches; a batch starts beside a running one only when at least 8 messages wait for it. On the 2-core
-   * benchmark machine 2 kept the CPUs busier but cost as much more CPU per saga (more commits): 1 is the default.
+   * several batches; a batch starts beside a running one only when at least 8 messages (or prefetch / concurrency)
+   * wait for it. On the 2-core benchmark machine 2 kept the CPUs busier but cost as much more CPU per saga (more
+   * commits): 1 is the default.
    */
   concurrency?: number;
   /** Larger message bodies are refused by `publish` with `MessageTooLargeError`. Default 1 MiB. */
