@@ -216,7 +216,7 @@ export class TypeOrmSagaStore implements SagaStore {
     }
     const { sql, params } = pgRecordInboxAndFind(consumer, ids, sagas, Date.now());
     const { rows } = await execute(manager, this.sql.compile(sql), params);
-    const recorded = new Set((rows[0]?.recorded as string[] | null) ?? []);
+    const recorded = new Set(rows.flatMap((row) => (row.recorded as string[] | null) ?? []));
     return {
       duplicates: new Set(ids.filter((id) => !recorded.has(id))),
       instances: rows.filter((row) => row.id !== null && row.id !== undefined).map(toInstance),
