@@ -138,6 +138,38 @@ describe.each([sqlite, postgres, mariadb])('nested transactions on $name', (db) 
     });
     expect(await store.findInstance(dataSource.manager, outer.id)).not.toBeNull();
   });
+
+  it('runs afterCommit callbacks after the outermost commit, and drops those of what rolled back', async () => {
+    const events: string[] = [];
+    transactions.afterCommit(() => events.push('outside: at once'));
+    await transactions.run(async (m) => {
+      transactions.afterCommit(() => events.push('outer'));
+      await transactions.run(async () => {
+        transactions.afterCommit(() => events.push('nested, kept'));
+      });
+      await expect(
+        transactions.run(async () => {
+          transactions.afterCommit(() => events.push('nested, rolled back'));
+          throw new Error('inner failed');
+        }),
+      ).rejects.toThrow('inner failed');
+      await expect(
+        transactions.savepoint(m, async () => {
+          transactions.afterCommit(() => events.push('savepoint, rolled back'));
+          throw new Error('step failed');
+        }),
+      ).rejects.toThrow('step failed');
+      events.push('before commit');
+    });
+    await expect(
+      transactions.run(async () => {
+        transactions.afterCommit(() => events.push('rolled back'));
+        throw new Error('outer failed');
+      }),
+    ).rejects.toThrow('outer failed');
+    expect(events).toEqual(['outside: at once', 'before commit', 'outer', 'nested, kept']);
+    expect(transactions.inTransaction()).toBe(false);
+  });
 });
 
 describe.each([postgres, mariadb])('$name transaction semantics the store relies on', (db) => {

@@ -1,6 +1,7 @@
 import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import {
@@ -16,6 +17,7 @@ import {
   sagaEntities,
   sagaMigrations,
 } from 'nestjs-saga';
+import { SagaTransactions } from '../../libs/saga/src/persistence/typeorm/transactions';
 import { dataSourceOptions } from '../support/databases';
 import type { DbKind } from '../support/databases';
 import {
@@ -213,6 +215,41 @@ describe.each(DATABASES)('saga runtime, in-process transport, on %s', (kind) => 
       [...started, ids[20]].map((id) => sagas.waitFor(id, { timeoutMs: 20_000 })),
     );
     expect(views.every((v) => v.status === 'COMPLETED')).toBe(true);
+  });
+
+  it("joins the caller's transaction when start() is called inside one: nothing is kept or sent if it rolls back", async () => {
+    await boot();
+    const transactions = moduleRef.get(SagaTransactions, { strict: false });
+    const dataSource = moduleRef.get(DataSource);
+    let rolledBackId = '';
+    let unrelated: Promise<string> | undefined;
+    // Another request's start(), made in the same turn of the event loop, but from outside the transaction.
+    const startElsewhere = AsyncResource.bind(() => sagas.start(TransferSaga, transfer({ amount: 8 })));
+    await expect(
+      transactions.run(async (manager) => {
+        unrelated = startElsewhere();
+        rolledBackId = await sagas.start(TransferSaga, transfer({ amount: 7 }));
+        const rows: unknown[] = await manager.query(
+          'SELECT 1 FROM saga_instance WHERE id = ' + placeholder(),
+          [rolledBackId],
+        );
+        expect(rows).toHaveLength(1); // written in the caller's transaction
+        throw new Error('the caller failed');
+      }),
+    ).rejects.toThrow('the caller failed');
+    const unrelatedView = await sagas.waitFor(await unrelated!, { timeoutMs: 10_000 });
+    expect(unrelatedView.status).toBe('COMPLETED');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await sagas.find(rolledBackId)).toBeNull();
+    expect(await ledger(rolledBackId)).toEqual([]); // its first command was never published
+
+    const committedId = await transactions.run(() => sagas.start(TransferSaga, transfer({ amount: 9 })));
+    expect((await sagas.waitFor(committedId, { timeoutMs: 10_000 })).status).toBe('COMPLETED');
+    expect(dataSource.isInitialized).toBe(true);
+
+    function placeholder(): string {
+      return kind === 'postgres' ? '$1' : '?';
+    }
   });
 
   it('waitFor times out with the current status when nothing consumes', async () => {

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { SagaTransactions } from '../persistence/typeorm/transactions';
 import { abortsOptimisticRun, runOptimistically } from './optimistic';
 
-/** A stand-in for a transaction: `run` hands over a manager whose nested `transaction` counts savepoints. */
+/** A stand-in for a transaction: `run` hands over a manager whose nested `transaction` (a savepoint) is counted. */
 function fakeTransactions() {
   const stats = { transactions: 0, savepoints: 0 };
   const manager = {
@@ -17,6 +17,7 @@ function fakeTransactions() {
       stats.transactions++;
       return fn(manager as unknown as EntityManager);
     },
+    savepoint: <T>(m: EntityManager, work: (m: EntityManager) => Promise<T>) => m.transaction(work),
   } as unknown as SagaTransactions;
   return { transactions, stats };
 }

@@ -24,9 +24,11 @@ export function abortsOptimisticRun(error: unknown): boolean {
  * optimistic run, which is not run again when it failed by its own logic: its recorded error is thrown at once.
  */
 export class Isolation {
+  /** @param transactions when given, savepoints go through it (so that what they register after commit is undone with them). */
   constructor(
     readonly safe: boolean,
     private readonly failed = new Map<string, unknown>(),
+    private readonly transactions?: SagaTransactions,
   ) {}
 
   /** Runs `work`; `key` names it the same way in both runs (e.g. the message id). */
@@ -45,7 +47,7 @@ export class Isolation {
     // Replay a failure of the code's own logic without running it again; a database error (a dropped connection,
     // a deadlock) says nothing about the code: run it again, in a savepoint, against the new transaction.
     if (this.failed.has(key) && !isDatabaseError(this.failed.get(key))) throw this.failed.get(key);
-    return manager.transaction(work);
+    return this.transactions ? this.transactions.savepoint(manager, work) : manager.transaction(work);
   }
 }
 
@@ -68,10 +70,10 @@ export async function runOptimistically<T>(
   fn: (manager: EntityManager, isolation: Isolation) => Promise<T>,
 ): Promise<T> {
   try {
-    return await transactions.run((manager) => fn(manager, new Isolation(false)));
+    return await transactions.run((manager) => fn(manager, new Isolation(false, undefined, transactions)));
   } catch (error) {
     if (!(error instanceof SavepointsNeeded)) throw error;
     const failed = new Map([[error.key, error.original]]);
-    return transactions.run((manager) => fn(manager, new Isolation(true, failed)));
+    return transactions.run((manager) => fn(manager, new Isolation(true, failed, transactions)));
   }
 }

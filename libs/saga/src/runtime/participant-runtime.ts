@@ -108,7 +108,7 @@ export class ParticipantRuntime {
         return commitWrites(this.store, manager, writes);
       },
     );
-    this.relay.enqueue(outbox);
+    this.transactions.afterCommit(() => this.relay.enqueue(outbox));
   }
 
   /** Runs one handler (isolated: its writes are undone if it fails) and builds its reply. */

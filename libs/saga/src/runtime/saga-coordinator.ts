@@ -187,8 +187,16 @@ export class SagaCoordinator {
     return result;
   }
 
-  /** After a commit: hands the outbox rows to the relay and notifies this process's listeners and waiters. */
+  /**
+   * After a commit: hands the outbox rows to the relay and notifies this process's listeners and waiters. Called
+   * right after `runOptimistically` returns; when that transaction was nested in the caller's (a `start()` inside a
+   * step or handler), this waits for the caller's transaction to commit, and is dropped if it rolls back.
+   */
   afterCommit(applied: Applied[], outbox: CommittedMessage[]): void {
+    this.transactions.afterCommit(() => this.committed(applied, outbox));
+  }
+
+  private committed(applied: Applied[], outbox: CommittedMessage[]): void {
     for (const a of applied) {
       if (a.ignored || a.rejected) continue;
       const { id, type, state, currentStep } = a.record;

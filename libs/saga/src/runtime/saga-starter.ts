@@ -54,13 +54,16 @@ export class SagaStarter {
     data: Record<string, unknown>,
     how: { id: string; idChosen: boolean; idempotencyKey?: string },
   ): Promise<string> {
-    const record = await new Promise<SagaInstanceRecord>((resolve, reject) => {
-      this.queue.push({ saga, data, ...how, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.drain());
-      }
-    });
+    const record = this.transactions.inTransaction()
+      ? await this.startInCurrentTransaction(saga, data, how)
+      : await new Promise<SagaInstanceRecord>((resolve, reject) => {
+          this.queue.push({ saga, data, ...how, resolve, reject });
+          if (!this.scheduled) {
+            this.scheduled = true;
+            // Scheduled from outside any transaction, so the batch runs in its own (see startInCurrentTransaction).
+            setImmediate(() => this.drain());
+          }
+        });
     if (record.type !== saga.definition.name) {
       throw new IdempotencyKeyConflictError(
         how.idempotencyKey ?? how.id,
@@ -70,6 +73,21 @@ export class SagaStarter {
       );
     }
     return record.id;
+  }
+
+  /**
+   * A `start()` made inside an open transaction (a step, a command handler, the caller's own `run()`) joins it, alone:
+   * the saga commits or rolls back with the caller's work. Batched with others, it would either pull unrelated starts
+   * into the caller's transaction or, on SQLite, wait behind that transaction for ever.
+   */
+  private async startInCurrentTransaction(
+    saga: RegisteredSaga,
+    data: Record<string, unknown>,
+    how: { id: string; idChosen: boolean; idempotencyKey?: string },
+  ): Promise<SagaInstanceRecord> {
+    const unused = () => undefined;
+    const [record] = await this.startAll([{ saga, data, ...how, resolve: unused, reject: unused }]);
+    return record;
   }
 
   private drain(): void {

@@ -7,6 +7,8 @@ const SINGLE_CONNECTION_TYPES: readonly string[] = ['better-sqlite3', 'sqljs'];
 interface Scope {
   manager: EntityManager;
   open: boolean;
+  /** Run once the transaction has committed (see `afterCommit`). */
+  committed: (() => void)[];
 }
 
 /**
@@ -40,10 +42,11 @@ export class SagaTransactions {
   /** Runs `fn` in a transaction: committed when it resolves, rolled back when it throws. */
   async run<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
     const outer = this.scope.getStore();
-    if (outer?.open) return outer.manager.transaction(fn);
-    return this.queued(() =>
+    if (outer?.open) return this.savepoint(outer.manager, fn);
+    const committed: (() => void)[] = [];
+    const result = await this.queued(() =>
       this.dataSource.transaction(async (manager) => {
-        const scope: Scope = { manager, open: true };
+        const scope: Scope = { manager, open: true, committed };
         try {
           return await this.scope.run(scope, () => fn(manager));
         } finally {
@@ -51,6 +54,44 @@ export class SagaTransactions {
         }
       }),
     );
+    for (const callback of committed) callback();
+    return result;
+  }
+
+  /**
+   * Runs `fn` in a SAVEPOINT of `manager`'s transaction: if it throws, its writes are undone and so are the
+   * `afterCommit` callbacks it registered; if it succeeds, they wait for the enclosing transaction's commit.
+   */
+  async savepoint<T>(manager: EntityManager, fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const outer = this.scope.getStore();
+    const committed: (() => void)[] = [];
+    const result = await manager.transaction(async (inner) => {
+      const scope: Scope = { manager: inner, open: true, committed };
+      try {
+        return await this.scope.run(scope, () => fn(inner));
+      } finally {
+        scope.open = false;
+      }
+    });
+    if (outer?.open) outer.committed.push(...committed);
+    else for (const callback of committed) callback();
+    return result;
+  }
+
+  /**
+   * Runs `callback` once the transaction the caller is in has committed — at once when the caller is in none (or
+   * its transaction has ended) — and never if it rolls back. Inside a `run()` nested in another, that is after the
+   * OUTER transaction commits: what a nested `run()` wrote is not committed before.
+   */
+  afterCommit(callback: () => void): void {
+    const scope = this.scope.getStore();
+    if (scope?.open) scope.committed.push(callback);
+    else callback();
+  }
+
+  /** True inside `fn` of a `run()` whose transaction is still open (where a nested `run()` joins it). */
+  inTransaction(): boolean {
+    return this.scope.getStore()?.open ?? false;
   }
 
   /**
