@@ -1,0 +1,161 @@
+/**
+ * CPU per command of the library's participant path, in one process, against the same durable work written by hand
+ * with `pg` — no broker (a transport that only counts), so what it measures is the library's own per-message code:
+ * the batch transaction through TypeORM, the inbox row, the handler, the reply's outbox row, the relay. Far steadier
+ * on a shared machine than latency. `node dist/bench/bench/participant-cpu.js` (after `nest build -p
+ * bench/tsconfig.json`); `N` commands per measurement (default 3000), `ROUNDS` (default 3); database
+ * `bench_participant_cpu` (re-created). Profile it with `node --cpu-prof …`.
+ */
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
+import {
+  HandleCommand,
+  SagaModule,
+  SagaParticipant,
+  sagaEntities,
+  sagaMigrations,
+  type CommandContext,
+  type SagaTransport,
+} from '../libs/saga/src';
+import type { BatchHandler, IncomingMessage, OutgoingMessage } from '../libs/saga/src/transport/transport';
+import { pgConfig, recreateDatabase } from './lib/pg-stats';
+
+const DATABASE = 'bench_participant_cpu';
+
+/** Hands the consumer's handler over to the bench and counts what the relay publishes. */
+class CountingTransport implements SagaTransport {
+  readonly name = 'counting';
+  handler?: BatchHandler;
+  published = 0;
+  async connect(): Promise<void> {}
+  async publish(messages: OutgoingMessage[]): Promise<void> {
+    this.published += messages.length;
+  }
+  async consume(_target: unknown, handler: BatchHandler): Promise<void> {
+    this.handler = handler;
+  }
+  async close(): Promise<void> {}
+}
+
+@SagaParticipant('payment')
+class Payments {
+  @HandleCommand('ChargePayment')
+  async charge(cmd: { orderId: string }, { manager }: CommandContext): Promise<object> {
+    const paymentId = randomUUID();
+    await manager.query("INSERT INTO payment (id, order_id, status) VALUES ($1, $2, 'CHARGED')", [
+      paymentId,
+      cmd.orderId,
+    ]);
+    return { paymentId };
+  }
+}
+
+function command(): IncomingMessage {
+  return {
+    redelivered: false,
+    message: {
+      messageId: randomUUID(),
+      kind: 'command',
+      type: 'ChargePayment',
+      sagaId: randomUUID(),
+      sagaType: 'place-order',
+      step: 'charge',
+      phase: 'invoke',
+      attempt: 1,
+      destination: 'payment',
+      replyTo: 'order',
+      payload: { orderId: randomUUID() },
+      sentAt: new Date().toISOString(),
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const n = Number(process.env.N ?? 3000);
+  const rounds = Number(process.env.ROUNDS ?? 3);
+  await recreateDatabase(DATABASE);
+  const pool = new Pool({ ...pgConfig(DATABASE), max: 4 });
+  await pool.query('CREATE TABLE payment (id uuid PRIMARY KEY, order_id uuid NOT NULL UNIQUE, status text)');
+  await pool.query('CREATE TABLE processed_message (message_id uuid PRIMARY KEY, reply jsonb NOT NULL)');
+  const transport = new CountingTransport();
+  const c = pgConfig(DATABASE);
+
+  @Module({
+    imports: [
+      TypeOrmModule.forRoot({
+        type: 'postgres',
+        host: c.host,
+        port: c.port,
+        username: c.user,
+        password: typeof c.password === 'string' ? c.password : undefined,
+        database: DATABASE,
+        entities: [...sagaEntities],
+        migrations: [...sagaMigrations],
+        migrationsRun: true,
+      }),
+      SagaModule.forRoot({ service: 'payment', transport }),
+    ],
+    providers: [Payments],
+  })
+  class ParticipantCpuRoot {}
+
+  const app = await NestFactory.createApplicationContext(ParticipantCpuRoot, { logger: ['error', 'warn'] });
+  await app.init();
+  const handler = transport.handler!;
+
+  const library = async (): Promise<void> => {
+    for (let i = 0; i < n; i++) await handler([command()]);
+  };
+  /** The baseline participant's work (bench/baseline/participant.ts): dedup row and business row, one transaction. */
+  const byHand = async (): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      const { message } = command();
+      const reply = { messageId: randomUUID(), sagaId: message.sagaId, type: 'PaymentCharged', payload: {} };
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(
+          'INSERT INTO processed_message (message_id, reply) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+          [message.messageId, reply],
+        );
+        await client.query("INSERT INTO payment (id, order_id, status) VALUES ($1, $2, 'CHARGED')", [
+          randomUUID(),
+          (message.payload as { orderId: string }).orderId,
+        ]);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      JSON.stringify(reply);
+    }
+  };
+  const measure = async (label: string, work: () => Promise<void>): Promise<void> => {
+    const cpu = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    await work();
+    const used = process.cpuUsage(cpu);
+    const wallUs = Number(process.hrtime.bigint() - start) / 1e3 / n;
+    const cpuUs = (used.user + used.system) / n;
+    process.stdout.write(
+      `${label.padEnd(8)} ${cpuUs.toFixed(0)} µs CPU/command  ${wallUs.toFixed(0)} µs wall\n`,
+    );
+  };
+
+  await library(); // warm-up
+  await byHand();
+  for (let round = 0; round < rounds; round++) {
+    await measure('library', library);
+    await measure('by hand', byHand);
+  }
+  await app.close();
+  await pool.end();
+  if (transport.published < n) throw new Error(`only ${transport.published} replies were published`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
