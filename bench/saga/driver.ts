@@ -93,9 +93,11 @@ export function placeOrderDriver(service: BenchService): SagaDriver {
   });
 }
 
-/** Serves the control protocol for a process that drives the load: stats, one saga per `startOne`, shutdown. */
-export function serveDriverControl(service: BenchService): void {
-  const driver = placeOrderDriver(service);
+/**
+ * Serves the control protocol for a process that drives the load: stats, one saga per `startOne` (the sample's
+ * place-order saga unless another driver is given), shutdown.
+ */
+export function serveDriverControl(service: BenchService, driver = placeOrderDriver(service)): void {
   serveControl({
     stats: () => service.stats(),
     startOne: () => driver.startOne(),

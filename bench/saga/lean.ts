@@ -22,7 +22,7 @@ import {
 } from '../../libs/saga/src';
 import { serveControl } from '../lib/control';
 import { runEntry, SAGA_DATABASES, sagaTransportOptions } from './common';
-import { SagaDriver } from './driver';
+import { SagaDriver, serveDriverControl } from './driver';
 import { CountingRabbitMqTransport } from './instrumentation';
 import { postgresUrl, startBenchService } from './service';
 
@@ -168,12 +168,5 @@ runEntry('lean', async () => {
     total: 4200,
     country: 'FR',
   }));
-  serveControl({
-    stats: () => service.stats(),
-    startOne: () => driver.startOne(),
-    shutdown: () => {
-      driver.stop();
-      return service.close();
-    },
-  });
+  serveDriverControl(service, driver);
 });

@@ -45,14 +45,7 @@ export class SagaTransactions {
     if (outer?.open) return this.savepoint(outer.manager, fn);
     const committed: (() => void)[] = [];
     const result = await this.queued(() =>
-      this.dataSource.transaction(async (manager) => {
-        const scope: Scope = { manager, open: true, committed };
-        try {
-          return await this.scope.run(scope, () => fn(manager));
-        } finally {
-          scope.open = false;
-        }
-      }),
+      this.dataSource.transaction((manager) => this.inScope(manager, committed, fn)),
     );
     for (const callback of committed) callback();
     return result;
@@ -65,17 +58,24 @@ export class SagaTransactions {
   async savepoint<T>(manager: EntityManager, fn: (manager: EntityManager) => Promise<T>): Promise<T> {
     const outer = this.scope.getStore();
     const committed: (() => void)[] = [];
-    const result = await manager.transaction(async (inner) => {
-      const scope: Scope = { manager: inner, open: true, committed };
-      try {
-        return await this.scope.run(scope, () => fn(inner));
-      } finally {
-        scope.open = false;
-      }
-    });
+    const result = await manager.transaction((inner) => this.inScope(inner, committed, fn));
     if (outer?.open) outer.committed.push(...committed);
     else for (const callback of committed) callback();
     return result;
+  }
+
+  /** Runs `fn` with `manager`'s (sub)transaction as the current scope, open until `fn` settles. */
+  private async inScope<T>(
+    manager: EntityManager,
+    committed: (() => void)[],
+    fn: (manager: EntityManager) => Promise<T>,
+  ): Promise<T> {
+    const scope: Scope = { manager, open: true, committed };
+    try {
+      return await this.scope.run(scope, () => fn(manager));
+    } finally {
+      scope.open = false;
+    }
   }
 
   /**

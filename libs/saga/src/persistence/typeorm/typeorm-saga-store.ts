@@ -107,7 +107,16 @@ export class TypeOrmSagaStore implements SagaStore {
   }
 
   async updateInstance(manager: EntityManager, record: SagaInstanceRecord): Promise<boolean> {
-    const params = [...instanceValues(record), record.id, record.version - 1];
+    return this.updateFrom(manager, record, record.version - 1);
+  }
+
+  /** Saves `record` if the stored version is still `expectedVersion`; false when another writer got there first. */
+  private async updateFrom(
+    manager: EntityManager,
+    record: SagaInstanceRecord,
+    expectedVersion: number,
+  ): Promise<boolean> {
+    const params = [...instanceValues(record), record.id, expectedVersion];
     const { affected } = await execute(manager, this.sql.compile(UPDATE_INSTANCE), params);
     return affected === 1;
   }
@@ -270,9 +279,7 @@ export class TypeOrmSagaStore implements SagaStore {
     for (const record of set.inserted) await this.insertInstance(manager, record);
     const stale: string[] = [];
     for (const { record, expectedVersion } of set.updated) {
-      const params = [...instanceValues(record), record.id, expectedVersion];
-      const { affected } = await execute(manager, this.sql.compile(UPDATE_INSTANCE), params);
-      if (affected !== 1) stale.push(record.id);
+      if (!(await this.updateFrom(manager, record, expectedVersion))) stale.push(record.id);
     }
     if (set.log.length > 0) await this.appendLogs(manager, set.log);
     const outbox = set.outbox.length > 0 ? await this.insertOutbox(manager, set.outbox) : [];
