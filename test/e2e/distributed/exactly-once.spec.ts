@@ -230,6 +230,9 @@ describe('exactly-once effects per message (payment as a process, raw AMQP)', ()
       expect(await paymentsOf(orderId)).toHaveLength(1);
       expect(await inboxCount('payment', PAYMENT_INBOX, chargeCommand.messageId)).toBe(1);
       // The redelivered command ran no handler: still the one reply, now sent, applied once by the coordinator.
+      // The relay marks published rows sent in batches (relay.markDelayMs after the publish): wait for it, since
+      // the saga can complete before that.
+      await eventually(async () => (await outboxOf('payment', sagaId)).every((row) => row.sent), 5_000);
       expect(await outboxOf('payment', sagaId)).toEqual([{ message: pendingReply.message, sent: true }]);
       expect(await inboxCount('order', 'coordinator:order', pendingReply.message.messageId)).toBe(1);
       await eventually(async () => (await stack.broker.messageCount(commandQueue)) === 0, 5_000);
