@@ -11,6 +11,7 @@ import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
+import { DataSource } from 'typeorm';
 import {
   HandleCommand,
   SagaModule,
@@ -22,6 +23,8 @@ import {
 } from '../libs/saga/src';
 import type { BatchHandler, IncomingMessage, OutgoingMessage } from '../libs/saga/src/transport/transport';
 import { pgConfig, recreateDatabase } from './lib/pg-stats';
+import { PaymentModule, paymentEntities, paymentMigrations } from '../apps/payment/src/payment.module';
+import { PaymentsService } from '../apps/payment/src/payments.service';
 
 const DATABASE = 'bench_participant_cpu';
 
@@ -67,7 +70,7 @@ function command(): IncomingMessage {
       attempt: 1,
       destination: 'payment',
       replyTo: 'order',
-      payload: { orderId: randomUUID() },
+      payload: { orderId: randomUUID(), customerId: 'cpu-bench', amount: 1 },
       sentAt: new Date().toISOString(),
     },
   };
@@ -75,6 +78,8 @@ function command(): IncomingMessage {
 
 async function main(): Promise<void> {
   const n = Number(process.env.N ?? 3000);
+  /** SAMPLE=1: the sample shop's own payment participant (apps/payment: credit debit, TypeORM, payload class). */
+  const sample = process.env.SAMPLE === '1';
   const rounds = Number(process.env.ROUNDS ?? 3);
   await recreateDatabase(DATABASE);
   const pool = new Pool({ ...pgConfig(DATABASE), max: 4 });
@@ -92,19 +97,24 @@ async function main(): Promise<void> {
         username: c.user,
         password: typeof c.password === 'string' ? c.password : undefined,
         database: DATABASE,
-        entities: [...sagaEntities],
-        migrations: [...sagaMigrations],
+        entities: [...sagaEntities, ...(sample ? paymentEntities : [])],
+        migrations: [...sagaMigrations, ...(sample ? paymentMigrations : [])],
         migrationsRun: true,
       }),
       SagaModule.forRoot({ service: 'payment', transport }),
+      ...(sample ? [PaymentModule] : []),
     ],
-    providers: [Payments],
+    providers: sample ? [] : [Payments],
   })
   class ParticipantCpuRoot {}
 
   const app = await NestFactory.createApplicationContext(ParticipantCpuRoot, { logger: ['error', 'warn'] });
   await app.init();
   const handler = transport.handler!;
+  if (sample) {
+    const seed = [{ id: 'cpu-bench', creditLimit: 1e9 }];
+    await app.get(PaymentsService).seedCustomers(app.get(DataSource).manager, seed);
+  }
 
   const library = async (): Promise<void> => {
     for (let i = 0; i < n; i++) await handler([command()]);

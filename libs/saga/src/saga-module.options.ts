@@ -35,6 +35,12 @@ export interface SagaModuleOptions {
      * transaction mode before 1.21, or without `max_prepared_statements`).
      */
     preparedStatements?: boolean;
+    /**
+     * PostgreSQL: the library's transactions send BEGIN together with their first statement and COMMIT together
+     * with their last (`pg`'s pipeline mode, node-postgres ≥ 8.19): two round trips less per transaction. Default
+     * true. Set false behind a pooler that does not support pipelined queries.
+     */
+    pipelining?: boolean;
   };
   /** How often the coordinator looks for due retries, expired reply timeouts and passed deadlines. Default 500 ms. */
   timerIntervalMs?: number;

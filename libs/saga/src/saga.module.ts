@@ -37,8 +37,9 @@ import { InProcessTransport } from './transport/in-process/in-process.transport'
     },
     {
       provide: SagaTransactions,
-      useFactory: (dataSource: DataSource) => new SagaTransactions(dataSource),
-      inject: [SAGA_DATA_SOURCE],
+      useFactory: (dataSource: DataSource, options: SagaModuleOptions) =>
+        new SagaTransactions(dataSource, { pipelining: options.database?.pipelining }),
+      inject: [SAGA_DATA_SOURCE, SAGA_MODULE_OPTIONS],
     },
     {
       provide: SAGA_STORE,

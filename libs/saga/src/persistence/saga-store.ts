@@ -109,9 +109,10 @@ export interface SagaStore {
 
   /**
    * Makes all the writes of `set` in the caller's transaction. A stale instance is reported, not thrown: the
-   * caller must then roll the transaction back (the other writes were made).
+   * caller must then roll the transaction back (the other writes were made, or the transaction is aborted).
+   * `last`: nothing follows in this transaction, so the store may have the COMMIT sent along (PostgreSQL).
    */
-  write(manager: EntityManager, set: SagaWriteSet): Promise<SagaWriteResult>;
+  write(manager: EntityManager, set: SagaWriteSet, options?: { last?: boolean }): Promise<SagaWriteResult>;
 
   /** Inserts outbox rows (one multi-row INSERT) and returns them with their ids. */
   insertOutbox(manager: EntityManager, rows: { messageId: string; body: string }[]): Promise<OutboxRecord[]>;

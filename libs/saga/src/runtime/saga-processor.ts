@@ -50,7 +50,8 @@ export class SagaWrites {
 /**
  * Writes what `writes` collected, in the caller's transaction, and returns the outbox rows for the relay (to hand
  * over after the commit). Throws `SagaConcurrencyError` — the transaction must roll back, and is retried by the
- * caller — when a saga changed since this transaction read it.
+ * caller — when a saga changed since this transaction read it. The transaction must run nothing after it (on
+ * PostgreSQL its COMMIT is sent along with this write).
  */
 export async function commitWrites(
   store: SagaStore,
@@ -64,12 +65,16 @@ export async function commitWrites(
     else updated.push({ record, expectedVersion: readVersion });
   }
   const { messages } = writes;
-  const result = await store.write(manager, {
-    inserted,
-    updated,
-    log: writes.log,
-    outbox: messages.map((m) => ({ messageId: m.messageId, body: JSON.stringify(m) })),
-  });
+  const result = await store.write(
+    manager,
+    {
+      inserted,
+      updated,
+      log: writes.log,
+      outbox: messages.map((m) => ({ messageId: m.messageId, body: JSON.stringify(m) })),
+    },
+    { last: true },
+  );
   if (result.stale.length > 0) {
     const stale = updated.find((u) => u.record.id === result.stale[0])!;
     throw new SagaConcurrencyError(stale.record.id, stale.expectedVersion);

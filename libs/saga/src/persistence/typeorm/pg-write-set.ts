@@ -21,6 +21,18 @@ const INSTANCE_COLUMN_TYPES: Record<(typeof INSTANCE_COLUMNS)[number], string> =
   updated_at: 'bigint',
 };
 
+/** Starts the error message of a write set that found a stale saga (followed by the stale ids, comma-separated). */
+export const STALE_MARKER = 'saga-version-conflict:';
+
+/** The stale saga ids named by a write set's error, or undefined for another error. */
+export function staleIds(error: unknown): string[] | undefined {
+  const message = error instanceof Error ? error.message : undefined;
+  const at = message?.indexOf(STALE_MARKER) ?? -1;
+  if (at < 0) return undefined;
+  const ids = /^[^"]*/.exec(message!.slice(at + STALE_MARKER.length))![0];
+  return ids.split(',').filter((id) => id.length > 0);
+}
+
 /** Bound parameters one statement may carry (PostgreSQL's limit is 65535): a larger set is written in parts. */
 export const PG_WRITE_SET_MAX_PARAMS = 30_000;
 
@@ -40,7 +52,9 @@ export function pgWriteSetParams(set: SagaWriteSet): number {
 /**
  * All the writes of a set as ONE statement of data-modifying CTEs (a single round trip, however many sagas and
  * messages the batch holds). The statement returns one row per saved instance (`k = 'u'`, `a` = its id) and per
- * outbox row (`'o'`, the row id, `b` = the message id); a stale instance is the absence of its row.
+ * outbox row (`'o'`, the row id, `b` = the message id). A stale instance (its version changed) makes the statement
+ * fail, with `STALE_MARKER` and the stale ids in the message (see `staleIds`): nothing of it is written, and the
+ * transaction is aborted.
  * Written with `?` placeholders and `{table}` names (see `SagaSql`).
  */
 export function pgWriteSet(set: SagaWriteSet, now: number): { sql: string; params: unknown[] } {
@@ -76,10 +90,18 @@ function writeSetSql(inserted: number, updated: number, log: number, outbox: num
   if (updated > 0) {
     const rows = Array.from({ length: updated }, () => UPDATE_ROW).join(', ');
     ctes.push(
-      `u AS (UPDATE {instance} AS s SET ${UPDATE_SET} FROM (VALUES ${rows}) ` +
-        `AS v(id, expected, ${INSTANCE_COLUMNS.join(', ')}) WHERE s.id = v.id AND s.version = v.expected RETURNING s.id)`,
+      `v(id, expected, ${INSTANCE_COLUMNS.join(', ')}) AS (VALUES ${rows})`,
+      `u AS (UPDATE {instance} AS s SET ${UPDATE_SET} FROM v WHERE s.id = v.id AND s.version = v.expected RETURNING s.id)`,
     );
     selects.push(`SELECT 'u' AS k, id::text AS a, NULL::text AS b FROM u`);
+    // A stale saga fails the statement (so a COMMIT sent along with it turns into a ROLLBACK): the cast of a text
+    // that is not a number raises, with the stale ids in its message. Not constant, so only evaluated for the row
+    // that the WHERE keeps, i.e. only when an update did not apply.
+    selects.push(
+      `SELECT 'x', CAST((SELECT '${STALE_MARKER}' || string_agg(v.id, ',') FROM v ` +
+        'WHERE v.id NOT IN (SELECT id FROM u)) AS int)::text, NULL ' +
+        `WHERE (SELECT count(*) FROM u) < ${updated}`,
+    );
   }
   if (log > 0) {
     ctes.push(

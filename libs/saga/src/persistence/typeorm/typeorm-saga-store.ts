@@ -12,7 +12,13 @@ import type {
 } from '../saga-store';
 import { INSTANCE_COLUMNS, ALL_INSTANCE_COLUMNS, instanceValues, toInstance } from './instance-rows';
 import { SagaError } from '../../errors/saga.errors';
-import { PG_WRITE_SET_MAX_PARAMS, pgRecordInboxAndFind, pgWriteSet, pgWriteSetParams } from './pg-write-set';
+import {
+  PG_WRITE_SET_MAX_PARAMS,
+  pgRecordInboxAndFind,
+  pgWriteSet,
+  pgWriteSetParams,
+  staleIds,
+} from './pg-write-set';
 import { chunks, execute, json, list, num, SagaSql, str, values } from './saga-sql';
 import { SagaTransactions } from './transactions';
 import { TypeOrmOutbox } from './typeorm-outbox';
@@ -270,11 +276,15 @@ export class TypeOrmSagaStore implements SagaStore {
     return fresh.length > 0 ? this.insertInbox(manager, consumer, fresh) : fresh;
   }
 
-  async write(manager: EntityManager, set: SagaWriteSet): Promise<SagaWriteResult> {
+  async write(
+    manager: EntityManager,
+    set: SagaWriteSet,
+    options: { last?: boolean } = {},
+  ): Promise<SagaWriteResult> {
     const empty = set.inserted.length + set.updated.length + set.log.length + set.outbox.length === 0;
     if (empty) return { outbox: [], stale: [] };
     if (this.sql.family === 'postgres' && pgWriteSetParams(set) <= PG_WRITE_SET_MAX_PARAMS) {
-      return this.writeInOneStatement(manager, set);
+      return this.writeInOneStatement(manager, set, options.last ?? false);
     }
     for (const record of set.inserted) await this.insertInstance(manager, record);
     const stale: string[] = [];
@@ -286,10 +296,25 @@ export class TypeOrmSagaStore implements SagaStore {
     return { outbox, stale };
   }
 
-  private async writeInOneStatement(manager: EntityManager, set: SagaWriteSet): Promise<SagaWriteResult> {
+  /** `last`: the transaction's COMMIT may be sent along (see `SagaTransactions.commitAfterNextStatement`). */
+  private async writeInOneStatement(
+    manager: EntityManager,
+    set: SagaWriteSet,
+    last: boolean,
+  ): Promise<SagaWriteResult> {
     const now = Date.now();
     const { sql, params } = pgWriteSet(set, now);
-    const { rows } = await execute(manager, this.sql.compile(sql), params);
+    const compiled = this.sql.compile(sql);
+    // Safe to commit along: the statement fails (and the COMMIT becomes a ROLLBACK) when a saga is stale.
+    if (last) this.transactions.commitAfterNextStatement(manager);
+    let rows;
+    try {
+      ({ rows } = await execute(manager, compiled, params));
+    } catch (error) {
+      const stale = staleIds(error);
+      if (stale) return { outbox: [], stale: stale.length > 0 ? stale : set.updated.map((u) => u.record.id) };
+      throw error;
+    }
     const saved = new Set<string>();
     const outboxIds = new Map<string, string>();
     for (const row of rows) {

@@ -1,0 +1,136 @@
+import { Socket } from 'node:net';
+import type { DataSource, EntityManager } from 'typeorm';
+import { SagaTransactions } from '../../libs/saga/src/persistence/typeorm';
+import { testDatabases } from './databases';
+
+/**
+ * Pipelined transactions on a real PostgreSQL: BEGIN leaves with the first statement, COMMIT with the last one when
+ * the caller says which that is — and the transaction means exactly what it meant without pipelining.
+ */
+describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postgres'))(
+  'SagaTransactions pipelining on $name',
+  (db) => {
+    let dataSource: DataSource;
+
+    beforeEach(async () => {
+      dataSource = await db.open({ migrate: false });
+      await dataSource.query('DROP TABLE IF EXISTS t');
+      await dataSource.query('CREATE TABLE t (id int PRIMARY KEY)');
+    });
+    afterEach(() => dataSource.destroy());
+
+    const ids = async (): Promise<number[]> =>
+      ((await dataSource.query('SELECT id FROM t ORDER BY id')) as { id: number }[]).map((r) => r.id);
+
+    /** Socket writes (system calls) to the database made while `work` runs, and its result. */
+    async function writesDuring<T>(work: () => Promise<T>): Promise<{ writes: number; result: T }> {
+      const write = jest.spyOn(Socket.prototype as unknown as { _write: () => void }, '_write');
+      const writev = jest.spyOn(Socket.prototype as unknown as { _writev: () => void }, '_writev');
+      try {
+        const result = await work();
+        return { writes: write.mock.calls.length + writev.mock.calls.length, result };
+      } finally {
+        write.mockRestore();
+        writev.mockRestore();
+      }
+    }
+
+    const twoInserts = (transactions: SagaTransactions) => (m: EntityManager) =>
+      m.query('INSERT INTO t VALUES (1)').then(() => {
+        transactions.commitAfterNextStatement(m);
+        return m.query('INSERT INTO t VALUES (2)');
+      });
+
+    it('sends BEGIN with the first statement and COMMIT with the last: two writes instead of four', async () => {
+      const pipelined = new SagaTransactions(dataSource);
+      const plain = new SagaTransactions(dataSource, { pipelining: false });
+      await pipelined.run(async () => undefined); // connects the pool's client outside the count
+      expect((await writesDuring(() => pipelined.run(twoInserts(pipelined)))).writes).toBe(2);
+      await dataSource.query('DELETE FROM t');
+      expect((await writesDuring(() => plain.run(twoInserts(plain)))).writes).toBe(4);
+      expect(await ids()).toEqual([1, 2]);
+    });
+
+    it('sends nothing for a transaction that ran no statement', async () => {
+      const transactions = new SagaTransactions(dataSource);
+      await transactions.run(async () => undefined);
+      const { writes, result } = await writesDuring(() => transactions.run(async () => 'done'));
+      expect(writes).toBe(0);
+      expect(result).toBe('done');
+    });
+
+    it('commits nothing when the last statement fails: the COMMIT sent along is answered with ROLLBACK', async () => {
+      const transactions = new SagaTransactions(dataSource);
+      const error = await transactions
+        .run(async (m) => {
+          await m.query('INSERT INTO t VALUES (1)');
+          expect(transactions.commitAfterNextStatement(m)).toBe(true);
+          await m.query('INSERT INTO t VALUES (1)'); // duplicate key
+        })
+        .catch((e: unknown) => e);
+      expect(String(error)).toMatch(/duplicate key/);
+      expect(await ids()).toEqual([]);
+      // The connection went back to the pool in a usable state.
+      await transactions.run((m) => m.query('INSERT INTO t VALUES (3)'));
+      expect(await ids()).toEqual([3]);
+    });
+
+    it('refuses to commit a transaction whose failed statement the caller swallowed', async () => {
+      const transactions = new SagaTransactions(dataSource);
+      const error = await transactions
+        .run(async (m) => {
+          await m.query('INSERT INTO t VALUES (1)');
+          await m.query('SELECT 1/0').catch(() => undefined); // aborts the transaction on PostgreSQL
+          transactions.commitAfterNextStatement(m);
+          await m.query('INSERT INTO t VALUES (2)').catch(() => undefined);
+        })
+        .catch((e: unknown) => e);
+      expect(String(error)).toMatch(/rolled back/);
+      expect(await ids()).toEqual([]);
+    });
+
+    it('refuses a statement after the last one, whose COMMIT has gone out', async () => {
+      const transactions = new SagaTransactions(dataSource);
+      const error = await transactions
+        .run(async (m) => {
+          transactions.commitAfterNextStatement(m);
+          await m.query('INSERT INTO t VALUES (1)');
+          await m.query('INSERT INTO t VALUES (2)');
+        })
+        .catch((e: unknown) => e);
+      expect(String(error)).toMatch(/after the transaction's last one/);
+      expect(await ids()).toEqual([1]); // committed with its last statement
+    });
+
+    it('does not send COMMIT early from a savepoint or outside run(), and savepoints work with a held BEGIN', async () => {
+      const transactions = new SagaTransactions(dataSource);
+      await transactions.run(async (m) => {
+        expect(transactions.commitAfterNextStatement(dataSource.manager)).toBe(false); // not this transaction's
+        await transactions
+          .savepoint(m, async (inner) => {
+            expect(transactions.commitAfterNextStatement(inner)).toBe(false);
+            await inner.query('INSERT INTO t VALUES (1)');
+            throw new Error('undo the savepoint');
+          })
+          .catch(() => undefined);
+        await m.query('INSERT INTO t VALUES (2)');
+      });
+      expect(transactions.commitAfterNextStatement(dataSource.manager)).toBe(false);
+      expect(await ids()).toEqual([2]);
+    });
+
+    it('runs concurrent transactions on their own connections, each pipelined', async () => {
+      const transactions = new SagaTransactions(dataSource);
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          transactions.run(async (m) => {
+            await m.query('SELECT pg_sleep(0.01)');
+            transactions.commitAfterNextStatement(m);
+            await m.query('INSERT INTO t VALUES ($1)', [i]);
+          }),
+        ),
+      );
+      expect(await ids()).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    });
+  },
+);
