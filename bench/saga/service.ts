@@ -53,7 +53,12 @@ class BenchServiceRoot {
             });
           },
         }),
-        SagaModule.forRoot({ service: options.service, transport }),
+        SagaModule.forRoot({
+          service: options.service,
+          transport,
+          // BENCH_SAGA_PIPELINING=0: PostgreSQL transactions without pipelined BEGIN/COMMIT (to measure what it saves).
+          database: { pipelining: process.env.BENCH_SAGA_PIPELINING !== '0' },
+        }),
         ...options.modules,
       ],
     };

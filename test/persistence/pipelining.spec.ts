@@ -20,7 +20,7 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
     afterEach(() => dataSource.destroy());
 
     const ids = async (): Promise<number[]> =>
-      ((await dataSource.query('SELECT id FROM t ORDER BY id')) as { id: number }[]).map((r) => r.id);
+      (await dataSource.query<{ id: number }[]>('SELECT id FROM t ORDER BY id')).map((r) => r.id);
 
     /** Socket writes (system calls) to the database made while `work` runs, and its result. */
     async function writesDuring<T>(work: () => Promise<T>): Promise<{ writes: number; result: T }> {

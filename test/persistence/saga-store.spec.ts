@@ -278,7 +278,9 @@ describe.each(testDatabases('saga_store'))('TypeOrmSagaStore on $name', (db) => 
                   { record: { ...kept, version: 2 }, expectedVersion: kept.version },
                   { record: { ...contested, version: 9 }, expectedVersion: contested.version + 1 },
                 ],
-                log: [{ sagaId: kept.id, step: 's', phase: 'invoke', attempt: 1, outcome: 'succeeded', at: 1 }],
+                log: [
+                  { sagaId: kept.id, step: 's', phase: 'invoke', attempt: 1, outcome: 'succeeded', at: 1 },
+                ],
                 outbox: [{ messageId: 'w-out-3', body: '{}' }],
               },
               { last },

@@ -59,7 +59,8 @@ export class PgTransactionPipeline {
     this.send = client.query.bind(client);
     this.pipelinedBefore = client.pipeline === true;
     client.pipeline = true;
-    client.query = (config: unknown, values?: unknown, callback?: unknown) => this.query(config, values, callback);
+    client.query = (config: unknown, values?: unknown, callback?: unknown) =>
+      this.query(config, values, callback);
   }
 
   /** Gives the client back its own `query` and pipeline setting (call before it returns to the pool). */
@@ -98,7 +99,7 @@ export class PgTransactionPipeline {
       // own, after BEGIN if held; the rest of this transaction is not pipelined.
       this.client.pipeline = false;
       this.commitArmed = false;
-      if (this.beginHeld) this.sendBegin();
+      if (this.beginHeld) void this.sendBegin();
       return this.send(config, values, callback);
     }
     const stream = this.client.connection?.stream;

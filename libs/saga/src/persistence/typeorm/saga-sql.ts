@@ -138,11 +138,13 @@ export class SagaSql {
     return compiled;
   }
 
+  /** `text` with its `{table}` names resolved, nothing else changed (for SQL without parameters). */
+  tablesIn(text: string): string {
+    return text.replace(/\{(instance|stepLog|outbox|inbox)\}/g, (_, key: TableKey) => this.tables[key]);
+  }
+
   private translate(text: string): CompiledSql {
-    const resolved = text.replace(
-      /\{(instance|stepLog|outbox|inbox)\}/g,
-      (_, key: TableKey) => this.tables[key],
-    );
+    const resolved = this.tablesIn(text);
     if (this.family !== 'postgres') return resolved;
     let n = 0;
     const numbered = resolved.replace(/\?/g, () => `$${++n}`);
