@@ -4,7 +4,9 @@
  * the batch transaction through TypeORM, the inbox row, the handler, the reply's outbox row, the relay. Far steadier
  * on a shared machine than latency. `node dist/bench/bench/participant-cpu.js` (after `nest build -p
  * bench/tsconfig.json`); `N` commands per measurement (default 3000), `ROUNDS` (default 3); database
- * `bench_participant_cpu` (re-created). Profile it with `node --cpu-prof …`.
+ * `bench_participant_cpu` (re-created). Profile it with `node --cpu-prof …`. `SAMPLE=1`: the sample shop's payment
+ * participant (apps/payment: payload class, credit debit and payment row through TypeORM), and by hand the same
+ * statements with `pg`.
  */
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -131,6 +133,13 @@ async function main(): Promise<void> {
           'INSERT INTO processed_message (message_id, reply) VALUES ($1, $2) ON CONFLICT DO NOTHING',
           [message.messageId, reply],
         );
+        if (sample) {
+          // The sample's credit check and debit, as one statement (as the sample does it).
+          await client.query(
+            'UPDATE customers SET available_credit = available_credit - $1 WHERE id = $2 AND available_credit >= $1',
+            [1, 'cpu-bench'],
+          );
+        }
         await client.query("INSERT INTO payment (id, order_id, status) VALUES ($1, $2, 'CHARGED')", [
           randomUUID(),
           (message.payload as { orderId: string }).orderId,
