@@ -89,6 +89,18 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
       expect(await ids()).toEqual([]);
     });
 
+    it('reports as failed a COMMIT sent on its own after a swallowed failure (the server rolled back)', async () => {
+      const transactions = new SagaTransactions(dataSource);
+      const error = await transactions
+        .run(async (m) => {
+          await m.query('INSERT INTO t VALUES (1)');
+          await m.query('SELECT 1/0').catch(() => undefined);
+        })
+        .catch((e: unknown) => e);
+      expect(String(error)).toMatch(/rolled back/);
+      expect(await ids()).toEqual([]);
+    });
+
     it('refuses a statement after the last one, whose COMMIT has gone out', async () => {
       const transactions = new SagaTransactions(dataSource);
       const error = await transactions

@@ -37,6 +37,17 @@ function result(command: string): PgResult {
   return { command, rowCount: null, rows: [] };
 }
 
+/**
+ * The answer to a COMMIT, or an error if the server rolled back instead: a COMMIT after a failed statement (one the
+ * caller caught) is answered with ROLLBACK, not an error — without this check the caller would think it committed.
+ */
+function committed(answer: PgResult): PgResult {
+  if (answer.command !== 'COMMIT') {
+    throw new Error('The transaction was rolled back: a statement before its COMMIT failed.');
+  }
+  return answer;
+}
+
 export class PgTransactionPipeline {
   /** TypeORM asked for BEGIN: it goes out with the next statement. */
   private beginHeld = false;
@@ -102,6 +113,7 @@ export class PgTransactionPipeline {
       if (this.beginHeld) void this.sendBegin();
       return this.send(config, values, callback);
     }
+    if (text === 'COMMIT') return (this.send(text) as Promise<PgResult>).then(committed);
     const stream = this.client.connection?.stream;
     stream?.cork?.();
     try {
@@ -139,16 +151,7 @@ export class PgTransactionPipeline {
   private afterCommit(config: unknown): Promise<PgResult> {
     const commit = this.commit!;
     const text = typeof config === 'string' ? config : (config as { text?: unknown })?.text;
-    if (text === 'COMMIT') {
-      return commit.then((answer) => {
-        // A COMMIT after a failed statement is answered with ROLLBACK, not an error: the caller must not think it
-        // committed.
-        if (answer.command !== 'COMMIT') {
-          throw new Error('The transaction was rolled back: a statement before its COMMIT failed.');
-        }
-        return answer;
-      });
-    }
+    if (text === 'COMMIT') return commit.then(committed);
     if (text === 'ROLLBACK') {
       // Only reached when the caller failed after its last statement succeeded: the transaction is committed.
       // Safe for the library's transactions — their outbox rows are swept and sent, and a redelivered message
