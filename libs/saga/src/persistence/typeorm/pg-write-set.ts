@@ -51,8 +51,8 @@ export function pgWriteSetParams(set: SagaWriteSet): number {
 
 /**
  * All the writes of a set as ONE statement of data-modifying CTEs (a single round trip, however many sagas and
- * messages the batch holds). The statement returns one row per saved instance (`k = 'u'`, `a` = its id) and per
- * outbox row (`'o'`, the row id, `b` = the message id). A stale instance (its version changed) makes the statement
+ * messages the batch holds). The statement returns one row per outbox row (`k = 'o'`, `a` = the row id, `b` = the
+ * message id). A stale instance (its version changed) makes the statement
  * fail, with `STALE_MARKER` and the stale ids in the message (see `staleIds`): nothing of it is written, and the
  * transaction is aborted.
  * Written with `?` placeholders and `{table}` names (see `SagaSql`).
@@ -93,13 +93,12 @@ function writeSetSql(inserted: number, updated: number, log: number, outbox: num
       `v(id, expected, ${INSTANCE_COLUMNS.join(', ')}) AS (VALUES ${rows})`,
       `u AS (UPDATE {instance} AS s SET ${UPDATE_SET} FROM v WHERE s.id = v.id AND s.version = v.expected RETURNING s.id)`,
     );
-    selects.push(`SELECT 'u' AS k, id::text AS a, NULL::text AS b FROM u`);
     // A stale saga fails the statement (so a COMMIT sent along with it turns into a ROLLBACK): the cast of a text
     // that is not a number raises, with the stale ids in its message. Not constant, so only evaluated for the row
     // that the WHERE keeps, i.e. only when an update did not apply.
     selects.push(
-      `SELECT 'x', CAST((SELECT '${STALE_MARKER}' || string_agg(v.id, ',') FROM v ` +
-        'WHERE v.id NOT IN (SELECT id FROM u)) AS int)::text, NULL ' +
+      `SELECT 'x' AS k, CAST((SELECT '${STALE_MARKER}' || string_agg(v.id, ',') FROM v ` +
+        'WHERE v.id NOT IN (SELECT id FROM u)) AS int)::text AS a, NULL::text AS b ' +
         `WHERE (SELECT count(*) FROM u) < ${updated}`,
     );
   }

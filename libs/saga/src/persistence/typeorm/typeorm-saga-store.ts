@@ -315,12 +315,8 @@ export class TypeOrmSagaStore implements SagaStore {
       if (stale) return { outbox: [], stale: stale.length > 0 ? stale : set.updated.map((u) => u.record.id) };
       throw error;
     }
-    const saved = new Set<string>();
-    const outboxIds = new Map<string, string>();
-    for (const row of rows) {
-      if (row.k === 'u') saved.add(str(row.a));
-      else outboxIds.set(str(row.b), str(row.a));
-    }
+    // Only outbox rows come back: a stale saga made the statement fail (above).
+    const outboxIds = new Map(rows.map((row) => [str(row.b), str(row.a)]));
     if (outboxIds.size !== set.outbox.length) {
       throw new SagaError(`The outbox INSERT returned ${outboxIds.size} ids for ${set.outbox.length} rows.`);
     }
@@ -332,7 +328,7 @@ export class TypeOrmSagaStore implements SagaStore {
         createdAt: now,
         attempts: 0,
       })),
-      stale: set.updated.filter((u) => !saved.has(u.record.id)).map((u) => u.record.id),
+      stale: [],
     };
   }
 
