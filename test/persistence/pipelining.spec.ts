@@ -144,5 +144,36 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
       );
       expect(await ids()).toEqual(Array.from({ length: 20 }, (_, i) => i));
     });
+
+    it('runs afterCommit callbacks once the COMMIT is answered, before the connection goes back to the pool', async () => {
+      const transactions = new SagaTransactions(dataSource);
+      const pool = (dataSource.driver as unknown as { master: { idleCount: number; totalCount: number } })
+        .master;
+      await transactions.run(async () => undefined);
+      const seen: { idle: number; total: number }[] = [];
+      const outcome = transactions.run(async (m) => {
+        transactions.commitAfterNextStatement(m);
+        await m.query('INSERT INTO t VALUES (7)');
+        transactions.afterCommit(() =>
+          seen.push({ committed: [], idle: pool.idleCount, total: pool.totalCount }),
+        );
+        return 'done';
+      });
+      await expect(outcome).resolves.toBe('done');
+      expect(seen).toHaveLength(1);
+      // The transaction's connection was still checked out when the callback ran.
+      expect(seen[0].idle).toBe(seen[0].total - 1);
+      expect(await ids()).toEqual([7]);
+      // A transaction that fails runs none of its callbacks.
+      const dropped: string[] = [];
+      await expect(
+        transactions.run(async (m) => {
+          transactions.afterCommit(() => dropped.push('rolled back'));
+          transactions.commitAfterNextStatement(m);
+          await m.query('INSERT INTO t VALUES (7)');
+        }),
+      ).rejects.toThrow();
+      expect(dropped).toEqual([]);
+    });
   },
 );

@@ -12,7 +12,6 @@ import { describeFailure } from './failure';
 import { recordFresh } from './inbox';
 import { abortsOptimisticRun, Isolation, runOptimistically } from './optimistic';
 import { OutboxRelay } from './outbox-relay';
-import type { CommittedMessage } from './outbox-relay';
 import { validateAgainst } from './payload-validation';
 import { commitWrites, SagaWrites } from './saga-processor';
 import { SagaRegistry } from './saga-registry';
@@ -93,22 +92,21 @@ export class ParticipantRuntime {
   }
 
   private async execute(participant: string, commands: Prepared[]): Promise<void> {
-    const outbox: CommittedMessage[] = await runOptimistically(
-      this.transactions,
-      async (manager, isolation) => {
-        const writes = new SagaWrites(isolation);
-        const { fresh } = await recordFresh(
-          this.store,
-          manager,
-          `participant:${participant}`,
-          commands,
-          (c) => c.message.messageId,
-        );
-        for (const command of fresh) writes.messages.push(await this.run(manager, command, isolation));
-        return commitWrites(this.store, manager, writes);
-      },
-    );
-    this.transactions.afterCommit(() => this.relay.enqueue(outbox));
+    await runOptimistically(this.transactions, async (manager, isolation) => {
+      const writes = new SagaWrites(isolation);
+      const { fresh } = await recordFresh(
+        this.store,
+        manager,
+        `participant:${participant}`,
+        commands,
+        (c) => c.message.messageId,
+      );
+      for (const command of fresh) writes.messages.push(await this.run(manager, command, isolation));
+      const rows = await commitWrites(this.store, manager, writes);
+      // Registered inside the transaction: on PostgreSQL the relay gets the rows as soon as the COMMIT is
+      // answered, before the connection goes back to the pool.
+      this.transactions.afterCommit(() => this.relay.enqueue(rows));
+    });
   }
 
   /** Runs one handler (isolated: its writes are undone if it fails) and builds its reply. */

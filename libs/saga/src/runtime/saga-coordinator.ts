@@ -44,7 +44,7 @@ export class SagaCoordinator {
   /** Applies an event (a timer or an operator action) to one saga, retrying on concurrent updates. */
   async applyEvent(sagaId: string, event: SagaEvent): Promise<Applied> {
     return withConflictRetries(async () => {
-      const { applied, outbox } = await runOptimistically(this.transactions, async (manager, isolation) => {
+      return runOptimistically(this.transactions, async (manager, isolation) => {
         const record = await this.store.findInstance(manager, sagaId);
         if (!record) throw new SagaNotFoundError(sagaId);
         const writes = new SagaWrites(isolation);
@@ -55,10 +55,9 @@ export class SagaCoordinator {
           event,
           writes,
         );
-        return { applied: result, outbox: await this.processor.flush(manager, writes) };
+        this.afterCommit([result], await this.processor.flush(manager, writes));
+        return result;
       });
-      this.afterCommit([applied], outbox);
-      return applied;
     });
   }
 
@@ -114,7 +113,7 @@ export class SagaCoordinator {
    * sagas and inserts their history and the outgoing commands.
    */
   private async applyReplies(messages: SagaMessage[]): Promise<void> {
-    const { applied, outbox } = await runOptimistically(this.transactions, async (manager, isolation) => {
+    await runOptimistically(this.transactions, async (manager, isolation) => {
       const writes = new SagaWrites(isolation);
       // One round trip for both: the inbox rows, and the sagas of the batch (a duplicate's too, it is left alone).
       const { fresh, instances } = await recordFresh(
@@ -134,9 +133,8 @@ export class SagaCoordinator {
         latest.set(message.sagaId, result.record);
         results.push(result);
       }
-      return { applied: results, outbox: await this.processor.flush(manager, writes) };
+      this.afterCommit(results, await this.processor.flush(manager, writes));
     });
-    this.afterCommit(applied, outbox);
   }
 
   private async applyOneReply(message: SagaMessage): Promise<Disposition> {
@@ -189,8 +187,9 @@ export class SagaCoordinator {
 
   /**
    * After a commit: hands the outbox rows to the relay and notifies this process's listeners and waiters. Called
-   * right after `runOptimistically` returns; when that transaction was nested in the caller's (a `start()` inside a
-   * step or handler), this waits for the caller's transaction to commit, and is dropped if it rolls back.
+   * inside the transaction, after its last write: the callbacks run once it has committed (on PostgreSQL as soon as
+   * the COMMIT is answered) and are dropped if it rolls back; when that transaction is nested in the caller's (a
+   * `start()` inside a step or handler), they wait for the caller's transaction to commit.
    */
   afterCommit(applied: Applied[], outbox: CommittedMessage[]): void {
     this.transactions.afterCommit(() => this.committed(applied, outbox));

@@ -119,36 +119,32 @@ export class SagaStarter {
 
   /** Starts every request in one transaction; returns each one's saga (the existing one for a reused key). */
   private async startAll(batch: StartRequest[]): Promise<SagaInstanceRecord[]> {
-    const { records, applied, outbox } = await runOptimistically(
-      this.transactions,
-      async (manager, isolation) => {
-        const writes = new SagaWrites(isolation);
-        const started: Applied[] = [];
-        const result: SagaInstanceRecord[] = [];
-        for (const request of batch) {
-          const existing = await this.existing(manager, request);
-          if (existing) {
-            result.push(existing);
-            continue;
-          }
-          const a = await this.processor.apply(
-            manager,
-            request.saga,
-            fresh(request),
-            { type: 'start' },
-            writes,
-            {
-              isNew: true,
-            },
-          );
-          started.push(a);
-          result.push(a.record);
+    return runOptimistically(this.transactions, async (manager, isolation) => {
+      const writes = new SagaWrites(isolation);
+      const started: Applied[] = [];
+      const result: SagaInstanceRecord[] = [];
+      for (const request of batch) {
+        const existing = await this.existing(manager, request);
+        if (existing) {
+          result.push(existing);
+          continue;
         }
-        return { records: result, applied: started, outbox: await this.processor.flush(manager, writes) };
-      },
-    );
-    this.coordinator.afterCommit(applied, outbox);
-    return records;
+        const a = await this.processor.apply(
+          manager,
+          request.saga,
+          fresh(request),
+          { type: 'start' },
+          writes,
+          {
+            isNew: true,
+          },
+        );
+        started.push(a);
+        result.push(a.record);
+      }
+      this.coordinator.afterCommit(started, await this.processor.flush(manager, writes));
+      return result;
+    });
   }
 
   private async existing(manager: EntityManager, request: StartRequest): Promise<SagaInstanceRecord | null> {
