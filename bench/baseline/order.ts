@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { serveControl } from '../lib/control';
+import { BENCH_CUSTOMERS } from '../lib/customers';
 import { forcePgStatsFlush } from '../lib/pg-stats';
 import { Broker, DATABASES, Db, log, newCounters, QUEUES, settingsFromEnv, type Envelope } from './common';
 
@@ -37,16 +38,16 @@ const TRANSITIONS: Record<
 };
 
 const SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS orders (
-     id uuid PRIMARY KEY, customer_id uuid NOT NULL, total integer NOT NULL, country text NOT NULL,
+  'DROP TABLE IF EXISTS orders, saga, saga_transition',
+  `CREATE TABLE orders (
+     id uuid PRIMARY KEY, customer_id text NOT NULL, total integer NOT NULL, country text NOT NULL,
      status text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())`,
-  `CREATE TABLE IF NOT EXISTS saga (
+  `CREATE TABLE saga (
      id uuid PRIMARY KEY, type text NOT NULL, state text NOT NULL, version integer NOT NULL, data jsonb NOT NULL,
      created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())`,
-  `CREATE TABLE IF NOT EXISTS saga_transition (
+  `CREATE TABLE saga_transition (
      saga_id uuid NOT NULL, seq integer NOT NULL, from_state text, to_state text NOT NULL, message_id uuid,
      at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (saga_id, seq))`,
-  'TRUNCATE orders, saga, saga_transition',
 ];
 
 /** A saga that does not finish within this time fails the run instead of hanging it. */
@@ -70,9 +71,11 @@ async function main(): Promise<void> {
     payload: payload as Record<string, unknown>,
   });
 
+  let started = 0;
   const startOne = async (): Promise<void> => {
     const sagaId = randomUUID();
-    const data: SagaData = { orderId: randomUUID(), customerId: randomUUID(), total: 4200, country: 'FR' };
+    const customerId = BENCH_CUSTOMERS[started++ % BENCH_CUSTOMERS.length].id;
+    const data: SagaData = { orderId: randomUUID(), customerId, total: 4200, country: 'FR' };
     const done = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         waiting.delete(sagaId);
@@ -95,7 +98,7 @@ async function main(): Promise<void> {
     });
     await broker.publish(
       QUEUES.payment,
-      command(sagaId, 'ChargePayment', { orderId: data.orderId, amount: data.total }),
+      command(sagaId, 'ChargePayment', { orderId: data.orderId, customerId, amount: data.total }),
     );
     return done;
   };

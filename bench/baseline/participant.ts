@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { serveControl } from '../lib/control';
 import { forcePgStatsFlush } from '../lib/pg-stats';
 import { Broker, Db, log, newCounters, QUEUES, settingsFromEnv, type Envelope } from './common';
@@ -8,10 +8,12 @@ export interface ParticipantSpec {
   database: string;
   /** The queue of commands this participant consumes. */
   queue: string;
-  /** CREATE TABLE IF NOT EXISTS for the business table(s) (the dedup table is added here). */
+  /** CREATE TABLE for the business table(s) (the dedup table is added here). */
   schema: string[];
-  /** Business tables emptied at start. */
+  /** Business tables, dropped and created again at start. */
   tables: string[];
+  /** Reference data the business write needs, written once at start (after `schema`). */
+  seed?(pool: Pool): Promise<void>;
   /** Builds the reply (ids generated in code) before the transaction, so it can be stored with the dedup row. */
   reply(command: Envelope): Envelope;
   /** The business write, inside the transaction that recorded the dedup row. */
@@ -28,12 +30,13 @@ export async function runParticipant(spec: ParticipantSpec): Promise<void> {
   const settings = settingsFromEnv();
   const counters = newCounters();
   const schema = [
+    `DROP TABLE IF EXISTS processed_message, ${spec.tables.join(', ')}`,
     ...spec.schema,
-    `CREATE TABLE IF NOT EXISTS processed_message (
+    `CREATE TABLE processed_message (
        message_id uuid PRIMARY KEY, reply jsonb NOT NULL, processed_at timestamptz NOT NULL DEFAULT now())`,
-    `TRUNCATE processed_message, ${spec.tables.join(', ')}`,
   ];
   const db = await Db.open(spec.database, settings.poolMax, schema, counters);
+  await spec.seed?.(db.pool);
   const broker = await Broker.open(
     settings.amqpUrl,
     settings.prefetch,

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { BENCH_CUSTOMERS } from '../lib/customers';
 import { DATABASES, log, QUEUES } from './common';
 import { replyTo, runParticipant } from './participant';
 
 interface ChargePayment {
   orderId: string;
+  customerId: string;
   amount: number;
 }
 
@@ -11,14 +13,28 @@ runParticipant({
   database: DATABASES.payment,
   queue: QUEUES.payment,
   schema: [
-    `CREATE TABLE IF NOT EXISTS payment (
+    `CREATE TABLE payment (
        id uuid PRIMARY KEY, order_id uuid NOT NULL UNIQUE, amount integer NOT NULL, status text NOT NULL,
        created_at timestamptz NOT NULL DEFAULT now())`,
+    `CREATE TABLE customer (id text PRIMARY KEY, available_credit bigint NOT NULL)`,
   ],
-  tables: ['payment'],
+  tables: ['payment', 'customer'],
+  // The same durable work as the sample's payment participant: its credit check and debit, then the payment row.
+  seed: async (pool) => {
+    await pool.query(
+      `INSERT INTO customer (id, available_credit) SELECT unnest($1::text[]), $2
+       ON CONFLICT (id) DO UPDATE SET available_credit = EXCLUDED.available_credit`,
+      [BENCH_CUSTOMERS.map((c) => c.id), BENCH_CUSTOMERS[0].creditLimit],
+    );
+  },
   reply: (command) => replyTo(command, 'PaymentCharged', { paymentId: randomUUID() }),
   apply: async (client, command, reply) => {
-    const { orderId, amount } = command.payload as unknown as ChargePayment;
+    const { orderId, customerId, amount } = command.payload as unknown as ChargePayment;
+    const debit = await client.query(
+      'UPDATE customer SET available_credit = available_credit - $2 WHERE id = $1 AND available_credit >= $2',
+      [customerId, amount],
+    );
+    if (debit.rowCount !== 1) throw new Error(`customer ${customerId}: unknown or not enough credit`);
     await client.query("INSERT INTO payment (id, order_id, amount, status) VALUES ($1, $2, $3, 'CHARGED')", [
       reply.payload.paymentId,
       orderId,

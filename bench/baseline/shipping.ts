@@ -11,7 +11,7 @@ runParticipant({
   database: DATABASES.shipping,
   queue: QUEUES.shipping,
   schema: [
-    `CREATE TABLE IF NOT EXISTS shipment (
+    `CREATE TABLE shipment (
        id uuid PRIMARY KEY, order_id uuid NOT NULL UNIQUE, country text NOT NULL, status text NOT NULL,
        created_at timestamptz NOT NULL DEFAULT now())`,
   ],

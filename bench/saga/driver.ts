@@ -4,7 +4,8 @@ import { PlaceOrderSaga } from '../../apps/order/src/place-order/place-order.sag
 import type { PlaceOrderData } from '../../apps/order/src/place-order/place-order.data';
 import { SagaManager, type SagaTransitionEvent } from '../../libs/saga/src';
 import { serveControl } from '../lib/control';
-import { BENCH_CUSTOMERS, type BenchService } from './service';
+import { BENCH_CUSTOMERS } from '../lib/customers';
+import type { BenchService } from './service';
 
 /** A saga that does not finish within this time fails the run instead of hanging it. */
 const SAGA_TIMEOUT_MS = 60_000;

@@ -23,6 +23,7 @@ import {
 import { PaymentsService } from '../../apps/payment/src/payments.service';
 import { SagaModule, sagaEntities, sagaMigrations, type SagaTransport } from '../../libs/saga/src';
 import type { ServiceCounters, ServiceStats } from '../lib/control';
+import { BENCH_CUSTOMERS } from '../lib/customers';
 import { forcePgStatsFlush, pgConfig } from '../lib/pg-stats';
 import { newSagaCounters, SqlProfiler, StderrLogger } from './instrumentation';
 
@@ -113,16 +114,7 @@ export function postgresUrl(database: string): string {
   return `postgres://${encodeURIComponent(c.user ?? 'postgres')}${password}@${c.host}:${c.port}/${database}`;
 }
 
-/**
- * Customers the bench charges, round robin, each with a credit far above what a run spends. Many of them, so that
- * concurrent charges do not all queue on one customer row (the sample debits the customer's credit in place).
- * Seeded through the payment service's own `seedCustomers` (missing ones only), before the load starts.
- */
-export const BENCH_CUSTOMERS = Array.from({ length: 1000 }, (_, i) => ({
-  id: `bench-${String(i).padStart(4, '0')}`,
-  creditLimit: 1_000_000_000,
-}));
-
+/** Seeds `BENCH_CUSTOMERS` (missing ones only) through the payment service's own `seedCustomers`. */
 export async function seedBenchCustomers(service: BenchService): Promise<void> {
   const payments = service.app.get(PaymentsService);
   // In chunks: on SQLite, TypeORM reads the inserted rows back with one OR term per row (1000 is too deep).
