@@ -1,7 +1,7 @@
 /**
  * The `saga-lean` variant: the library, distributed exactly as `saga`, but with the hand-written baseline's business
- * work instead of the sample shop's — one plain INSERT or UPDATE per step, in SQL, no credit check, no TypeORM query
- * builder, no payload classes (so no validation). Same steps, same messages, same three processes and databases.
+ * work instead of the sample shop's — plain SQL statements (one INSERT or UPDATE per step, and the payment's credit
+ * check and debit), no TypeORM query builder, no payload classes (so no validation). Same steps, same messages, same three processes and databases.
  * It is not the benchmark's subject (that is the sample, `saga`): it tells the library's own cost from the sample's.
  *
  * One entry for the three processes: `BENCH_ROLE` = `order` (drives the load), `payment` or `shipping`.
@@ -17,10 +17,12 @@ import {
   SagaOrchestration,
   SagaParticipant,
   Step,
+  StepFailure,
   type CommandContext,
   type SagaContext,
 } from '../../libs/saga/src';
 import { serveControl } from '../lib/control';
+import { BENCH_CUSTOMERS } from '../lib/customers';
 import { runEntry, SAGA_DATABASES, sagaTransportOptions } from './common';
 import { SagaDriver, serveDriverControl } from './driver';
 import { CountingRabbitMqTransport } from './instrumentation';
@@ -30,18 +32,23 @@ import { postgresUrl, startBenchService } from './service';
 class CreateLeanTables1760000009000 implements MigrationInterface {
   async up(runner: QueryRunner): Promise<void> {
     await runner.query(`CREATE TABLE lean_orders (
-      id uuid PRIMARY KEY, customer_id uuid NOT NULL, total integer NOT NULL, country text NOT NULL,
+      id uuid PRIMARY KEY, customer_id text NOT NULL, total integer NOT NULL, country text NOT NULL,
       status text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())`);
     await runner.query(`CREATE TABLE lean_payment (
       id uuid PRIMARY KEY, order_id uuid NOT NULL UNIQUE, amount integer NOT NULL, status text NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now())`);
+    await runner.query('CREATE TABLE lean_customer (id text PRIMARY KEY, available_credit bigint NOT NULL)');
+    await runner.query('INSERT INTO lean_customer (id, available_credit) SELECT unnest($1::text[]), $2', [
+      BENCH_CUSTOMERS.map((c) => c.id),
+      BENCH_CUSTOMERS[0].creditLimit,
+    ]);
     await runner.query(`CREATE TABLE lean_shipment (
       id uuid PRIMARY KEY, order_id uuid NOT NULL UNIQUE, country text NOT NULL, status text NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now())`);
   }
 
   async down(runner: QueryRunner): Promise<void> {
-    await runner.query('DROP TABLE lean_shipment, lean_payment, lean_orders');
+    await runner.query('DROP TABLE lean_shipment, lean_customer, lean_payment, lean_orders');
   }
 }
 
@@ -74,7 +81,7 @@ class LeanOrderSaga {
 
   @Step(2, { participant: 'payment', command: 'ChargePayment' })
   charge({ data }: Ctx): object {
-    return { orderId: data.orderId, amount: data.total };
+    return { orderId: data.orderId, customerId: data.customerId, amount: data.total };
   }
 
   @Compensation('charge', { command: 'RefundPayment' })
@@ -108,8 +115,17 @@ class LeanOrderSaga {
 @SagaParticipant('payment')
 class LeanPayment {
   @HandleCommand('ChargePayment')
-  async charge(cmd: { orderId: string; amount: number }, { manager }: CommandContext): Promise<object> {
+  async charge(
+    cmd: { orderId: string; customerId: string; amount: number },
+    { manager }: CommandContext,
+  ): Promise<object> {
     const paymentId = randomUUID();
+    // TypeORM answers an UPDATE on PostgreSQL with [rows, affected].
+    const [, affected] = await manager.query<[unknown, number]>(
+      'UPDATE lean_customer SET available_credit = available_credit - $2 WHERE id = $1 AND available_credit >= $2',
+      [cmd.customerId, cmd.amount],
+    );
+    if (affected !== 1) throw new StepFailure(`customer ${cmd.customerId}: unknown or not enough credit`);
     await manager.query(
       "INSERT INTO lean_payment (id, order_id, amount, status) VALUES ($1, $2, $3, 'CHARGED')",
       [paymentId, cmd.orderId, cmd.amount],
@@ -162,9 +178,10 @@ runEntry('lean', async () => {
     serveControl({ stats: () => service.stats(), shutdown: () => service.close() });
     return;
   }
+  let started = 0;
   const driver = new SagaDriver(service.app.get(SagaManager), LeanOrderSaga, (): LeanOrder => ({
     orderId: randomUUID(),
-    customerId: randomUUID(),
+    customerId: BENCH_CUSTOMERS[started++ % BENCH_CUSTOMERS.length].id,
     total: 4200,
     country: 'FR',
   }));
