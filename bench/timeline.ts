@@ -1,0 +1,81 @@
+/**
+ * Where one saga's time goes at concurrency 1, hop by hop, across the three processes: reads the events written by
+ * `lib/trace-preload.ts` and prints the median time between consecutive events of the sagas that took the most
+ * common path (background work — relay marks, sweeps, timers, statistics — left out), with the running total.
+ *
+ *   npx nest build -p bench/tsconfig.json
+ *   BENCH_NODE_ARGS="--require ./dist/bench/bench/lib/trace-preload.js" \
+ *     node dist/bench/bench/run.js --variants baseline,saga --concurrency 1 --count 600 --growth 0
+ *   node dist/bench/bench/timeline.js [library|baseline] [dir]
+ *
+ * Each line: median µs from this event to the next one, running total, process (o/p/s), event, label. Events:
+ * pgq/pgr a pg query sent/answered, pub an amqplib publish (frames buffered), dlv a delivery, f>/f< around
+ * validation and TypeORM's QueryRunner calls (the library's services only). The trace also holds acks, confirms and
+ * amqplib's socket writes (`mux`), left out here: they interleave with the other processes' events at random.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+type Event = { t: bigint; proc: string; kind: string; label: string };
+
+/** Statements and calls outside a saga's critical path. */
+const BACKGROUND =
+  /SET LOCAL|claimed_until|due_at|pg_stat|pg_class|xact_commit|information_schema|FROM "?saga_outbox"? WHERE|DELETE FROM/;
+/** The first statement of a saga, in the order process: a new order row. */
+const SAGA_START = /^INSERT INTO "?(lean_)?orders"?/;
+
+function load(dir: string, variant: string): Event[] {
+  const events: Event[] = [];
+  for (const file of readdirSync(dir)) {
+    const m = /^(library|baseline)-([a-z]+)-\d+\.json$/.exec(file);
+    if (!m || m[1] !== variant) continue;
+    const rows = JSON.parse(readFileSync(join(dir, file), 'utf8')) as [string, string, string][];
+    for (const [t, kind, label] of rows) events.push({ t: BigInt(t), proc: m[2][0], kind, label });
+  }
+  return events.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function main(): void {
+  const variant = process.argv[2] ?? 'library';
+  const dir = process.argv[3] ?? process.env.BENCH_TRACE_DIR ?? '/tmp/bench-trace';
+  const events = load(dir, variant).filter(
+    // Confirms, acks and socket writes interleave with the other processes' events at random: left out of the path.
+    (e) => e.kind !== 'cnf' && e.kind !== 'ack' && e.kind !== 'mux' && !BACKGROUND.test(e.label),
+  );
+  const starts = events.flatMap((e, i) =>
+    e.proc === 'o' && e.kind === 'pgq' && SAGA_START.test(e.label) ? [i] : [],
+  );
+  if (starts.length < 10) throw new Error(`${variant}: fewer than 10 sagas traced in ${dir}`);
+  const sagas = starts.slice(1).map((end, i) => events.slice(starts[i], end));
+  // The sagas of the warm-up are left out, then those whose path differs from the most common one.
+  const measured = sagas.slice(Math.floor(sagas.length / 5));
+  const shapeOf = (saga: Event[]): string => saga.map((e) => `${e.proc} ${e.kind} ${e.label}`).join('\n');
+  const counts = new Map<string, number>();
+  for (const saga of measured) counts.set(shapeOf(saga), (counts.get(shapeOf(saga)) ?? 0) + 1);
+  const [shape, count] = [...counts].sort((a, b) => b[1] - a[1])[0];
+  const same = measured.filter((saga) => shapeOf(saga) === shape);
+  const steps = same[0].length;
+  const totals = same.map((saga) => Number(saga[steps - 1].t - saga[0].t) / 1e3);
+  const lines = [
+    `${variant}: ${sagas.length} sagas, ${count} on the most common path (${steps} events); ` +
+      `median from first to last event ${median(totals).toFixed(0)} µs`,
+  ];
+  let total = 0;
+  for (let i = 0; i < steps - 1; i++) {
+    const gap = median(same.map((saga) => Number(saga[i + 1].t - saga[i].t) / 1e3));
+    total += gap;
+    const e = same[0][i];
+    lines.push(
+      `${gap.toFixed(0).padStart(7)} ${total.toFixed(0).padStart(7)}  ${e.proc} ${e.kind.padEnd(3)} ${e.label}`,
+    );
+  }
+  process.stdout.on('error', () => undefined); // piped into head
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main();
