@@ -58,7 +58,12 @@ class BenchServiceRoot {
           service: options.service,
           transport,
           // BENCH_SAGA_PIPELINING=0: PostgreSQL transactions without pipelined BEGIN/COMMIT (to measure what it saves).
-          database: { pipelining: process.env.BENCH_SAGA_PIPELINING !== '0' },
+          database: {
+            pipelining: process.env.BENCH_SAGA_PIPELINING !== '0',
+            ...(process.env.BENCH_SAGA_PREPARED === 'library'
+              ? { preparedStatements: 'library' as const }
+              : {}),
+          },
         }),
         ...options.modules,
       ],

@@ -173,5 +173,43 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
       ).rejects.toThrow();
       expect(dropped).toEqual([]);
     });
+    it('sends a repeated parameterized statement as a prepared one, and recovers when it goes stale', async () => {
+      const transactions = new SagaTransactions(dataSource);
+      await dataSource.query('INSERT INTO t VALUES (1)');
+      const read = 'SELECT id FROM t WHERE id = $1';
+      const prepared = (m: EntityManager) =>
+        m.query<{ n: string }[]>('SELECT count(*) AS n FROM pg_prepared_statements WHERE statement = $1', [
+          read,
+        ]);
+      // First run unnamed; from the second on, by name (in the session that ran it).
+      expect(await transactions.run((m) => m.query(read, [1]).then(() => prepared(m)))).toEqual([{ n: '0' }]);
+      expect(await transactions.run((m) => m.query(read, [1]).then(() => prepared(m)))).toEqual([{ n: '1' }]);
+      // The column changes type: the prepared statement (its parameter typed as an integer) fails at most once,
+      // then the statement runs unnamed and sees the new type.
+      await dataSource.query('ALTER TABLE t ALTER COLUMN id TYPE text');
+      const results: unknown[] = [];
+      for (let i = 0; i < 3; i++) {
+        results.push(
+          await transactions
+            .run((m) => m.query(read, ['1']))
+            .catch((e: { code?: string }) => `error ${e.code}`),
+        );
+      }
+      const failures = results.filter((r) => typeof r === 'string');
+      expect(failures.length).toBeLessThanOrEqual(1);
+      expect(failures.every((f) => /^error (42|0A000)/.test(f))).toBe(true);
+      expect(results[1]).toEqual([{ id: '1' }]);
+      expect(results[2]).toEqual([{ id: '1' }]);
+      // Turned off (`database.preparedStatements: 'library'` or false): statements go as TypeORM sends them.
+      const plain = new SagaTransactions(dataSource, { prepareRepeated: false });
+      const other = 'SELECT id FROM t WHERE id = $1 AND true';
+      const count = (m: EntityManager) =>
+        m.query<{ n: string }[]>('SELECT count(*) AS n FROM pg_prepared_statements WHERE statement = $1', [
+          other,
+        ]);
+      for (let i = 0; i < 3; i++) {
+        expect(await plain.run((m) => m.query(other, ['1']).then(() => count(m)))).toEqual([{ n: '0' }]);
+      }
+    });
   },
 );

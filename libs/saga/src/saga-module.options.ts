@@ -30,11 +30,13 @@ export interface SagaModuleOptions {
   /** The saga tables' database. */
   database?: {
     /**
-     * PostgreSQL: the library's statements are prepared once per pooled connection (named statements), which saves
-     * their planning. Default true. Set false behind a pooler that cannot keep prepared statements (PgBouncer in
-     * transaction mode before 1.21, or without `max_prepared_statements`).
+     * PostgreSQL: statements are prepared once per pooled connection (named statements), which saves their parsing
+     * and planning — the library's own, and (with `pipelining`) the parameterized statements your steps and handlers
+     * run inside the library's transactions, from their second run on. Default true. `'library'`: the library's
+     * own only. Set false behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode before
+     * 1.21, or without `max_prepared_statements`).
      */
-    preparedStatements?: boolean;
+    preparedStatements?: boolean | 'library';
     /**
      * PostgreSQL: the library's transactions send BEGIN together with their first statement and COMMIT together
      * with their last (`pg`'s pipeline mode, node-postgres ≥ 8.19): two round trips less per transaction. Default

@@ -38,14 +38,17 @@ import { InProcessTransport } from './transport/in-process/in-process.transport'
     {
       provide: SagaTransactions,
       useFactory: (dataSource: DataSource, options: SagaModuleOptions) =>
-        new SagaTransactions(dataSource, { pipelining: options.database?.pipelining }),
+        new SagaTransactions(dataSource, {
+          pipelining: options.database?.pipelining,
+          prepareRepeated: (options.database?.preparedStatements ?? true) === true,
+        }),
       inject: [SAGA_DATA_SOURCE, SAGA_MODULE_OPTIONS],
     },
     {
       provide: SAGA_STORE,
       useFactory: (dataSource: DataSource, transactions: SagaTransactions, options: SagaModuleOptions) =>
         new TypeOrmSagaStore(dataSource, transactions, {
-          preparedStatements: options.database?.preparedStatements,
+          preparedStatements: options.database?.preparedStatements !== false,
         }),
       inject: [SAGA_DATA_SOURCE, SagaTransactions, SAGA_MODULE_OPTIONS],
     },

@@ -1,3 +1,4 @@
+import { SagaError } from '../errors/saga.errors';
 import type { SagaModuleOptions } from '../saga-module.options';
 
 /** The module options with every default filled in. */
@@ -16,6 +17,12 @@ export class SagaRuntimeOptions {
   readonly retention: { sentOutboxMs: number; inboxMs: number; finishedSagasMs?: number; intervalMs: number };
 
   constructor(options: SagaModuleOptions) {
+    const prepared = options.database?.preparedStatements;
+    if (prepared !== undefined && prepared !== true && prepared !== false && prepared !== 'library') {
+      throw new SagaError(
+        `SagaModule: 'database.preparedStatements' must be true, false or 'library', got ${JSON.stringify(prepared)}.`,
+      );
+    }
     this.service = options.service;
     this.consume = options.consume ?? true;
     this.relay = {

@@ -1,4 +1,5 @@
 import { PgTransactionPipeline } from './pg-pipeline';
+import { RepeatedStatements } from './repeated-statements';
 
 /** A stand-in for `pg`'s Client: records what is sent, and whether the socket was corked meanwhile. */
 class FakeClient {
@@ -7,9 +8,14 @@ class FakeClient {
   private corks = 0;
   connection = { stream: { cork: () => void this.corks++, uncork: () => void this.corks-- } };
   answers = new Map<string, { command: string; rows: unknown[]; rowCount: number | null }>();
+  /** Rejects the next query with this error. */
+  failNext?: Error;
 
   query(config: unknown, values?: unknown, callback?: unknown): unknown {
     this.sent.push({ what: config, corked: this.corks > 0 });
+    const failure = this.failNext;
+    this.failNext = undefined;
+    if (failure) return Promise.reject(failure);
     if (typeof callback === 'function' || typeof (config as { submit?: unknown })?.submit === 'function') {
       return config;
     }
@@ -77,5 +83,48 @@ describe('PgTransactionPipeline', () => {
     client.query(cursor);
     expect(client.pipeline).toBe(false);
     expect(client.sent.map((s) => s.what)).toEqual(['START TRANSACTION', cursor]); // no COMMIT behind it
+  });
+  it('sends a parameterized statement by name from its second run on, and a failed stale one unnamed again', async () => {
+    const repeated = new RepeatedStatements();
+    const sql = 'UPDATE t SET v = $1';
+    const own = new FakeClient();
+    const runTwice = async (): Promise<void> => {
+      for (let i = 0; i < 2; i++) {
+        const p = PgTransactionPipeline.attach(own, repeated)!;
+        await own.query('START TRANSACTION');
+        await own.query(sql, [i]);
+        await own.query('SELECT 1');
+        await own.query('COMMIT');
+        p.detach();
+      }
+    };
+    await runTwice();
+    const statements = own.sent.map((s) => s.what).filter((w) => w !== 'START TRANSACTION' && w !== 'COMMIT');
+    expect(statements).toEqual([
+      sql,
+      'SELECT 1',
+      { name: expect.stringMatching(/^saga_q_/), text: sql, values: [1] },
+      'SELECT 1',
+    ]);
+    // Without RepeatedStatements, statements go as they came.
+    own.sent = [];
+    const plain = PgTransactionPipeline.attach(own)!;
+    await own.query(sql, [2]);
+    expect(own.sent.map((s) => s.what)).toEqual([sql]);
+    plain.detach();
+    // A prepared statement that went stale fails once; the next run sends it unnamed.
+    own.sent = [];
+    const stale = PgTransactionPipeline.attach(own, repeated)!;
+    own.failNext = Object.assign(new Error('cached plan must not change result type'), { code: '0A000' });
+    await expect(own.query(sql, [3])).rejects.toThrow('cached plan');
+    expect(own.sent.map((s) => s.what)).toEqual([
+      { name: expect.stringMatching(/^saga_q_/), text: sql, values: [3] },
+    ]);
+    stale.detach();
+    own.sent = [];
+    const again = PgTransactionPipeline.attach(own, repeated)!;
+    await own.query(sql, [4]);
+    expect(own.sent.map((s) => s.what)).toEqual([sql]);
+    again.detach();
   });
 });

@@ -12,10 +12,16 @@
  *   saga version for this reason (see `pg-write-set.ts`). TypeORM's own `commitTransaction` then gets the answer of
  *   the COMMIT already sent (its subscribers' `beforeTransactionCommit` runs after it was sent).
  *
+ * - **Repeated statements go by name** (with `RepeatedStatements`): a parameterized statement of the transaction —
+ *   the handlers' and steps' TypeORM queries included — is sent as a named statement from its second run on, so
+ *   PostgreSQL parses and plans it once per connection instead of every time.
+ *
  * Each statement keeps its own Sync, so the server's answers and errors stay per statement. The cost of a round trip
  * on a loaded machine is mostly the two processes' wake-ups and system calls, so this saves CPU as well as latency.
  * Attached to a pooled client for one transaction and detached before the client goes back to the pool.
  */
+
+import type { RepeatedStatements } from './repeated-statements';
 
 /** The slice of `pg`'s Client this relies on (`pipeline` is its public config flag, settable per client). */
 interface PgClient {
@@ -58,15 +64,21 @@ export class PgTransactionPipeline {
   private readonly send: (...args: unknown[]) => unknown;
   private readonly pipelinedBefore: boolean;
 
-  /** Attaches to `client` (a `pg` Client of the pool), or returns undefined when its `pg` has no pipeline mode. */
-  static attach(client: unknown): PgTransactionPipeline | undefined {
+  /**
+   * Attaches to `client` (a `pg` Client of the pool), or returns undefined when its `pg` has no pipeline mode.
+   * @param repeated names for the statements run again and again (none: every statement goes as the caller sent it)
+   */
+  static attach(client: unknown, repeated?: RepeatedStatements): PgTransactionPipeline | undefined {
     const c = client as PgClient;
     if (typeof c?.pipeline !== 'boolean' || typeof c.query !== 'function') return undefined;
     if (Object.prototype.hasOwnProperty.call(c, 'query')) return undefined; // already wrapped by someone
-    return new PgTransactionPipeline(c);
+    return new PgTransactionPipeline(c, repeated);
   }
 
-  private constructor(private readonly client: PgClient) {
+  private constructor(
+    private readonly client: PgClient,
+    private readonly repeated?: RepeatedStatements,
+  ) {
     this.send = client.query.bind(client);
     this.pipelinedBefore = client.pipeline === true;
     client.pipeline = true;
@@ -118,7 +130,7 @@ export class PgTransactionPipeline {
     stream?.cork?.();
     try {
       const begin = this.beginHeld ? this.sendBegin() : undefined;
-      const answer = this.send(config, values) as Promise<PgResult>;
+      const answer = this.sendStatement(config, values);
       if (this.commitArmed) {
         this.commitArmed = false;
         this.commit = this.send('COMMIT') as Promise<PgResult>;
@@ -137,6 +149,19 @@ export class PgTransactionPipeline {
     } finally {
       stream?.uncork?.();
     }
+  }
+
+  /** Sends a statement, by name when it is a parameterized one run often enough (see `RepeatedStatements`). */
+  private sendStatement(config: unknown, values: unknown): Promise<PgResult> {
+    const repeated = this.repeated;
+    const name =
+      repeated && typeof config === 'string' && Array.isArray(values)
+        ? repeated.nameFor(config, values.length)
+        : undefined;
+    if (name === undefined) return this.send(config, values) as Promise<PgResult>;
+    const answer = this.send({ name, text: config, values }) as Promise<PgResult>;
+    answer.catch((error: unknown) => repeated!.failed(config as string, error));
+    return answer;
   }
 
   private sendBegin(): Promise<PgResult> {

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, EntityManager } from 'typeorm';
 import { PgTransactionPipeline } from './pg-pipeline';
+import { RepeatedStatements } from './repeated-statements';
 
 /** Drivers where TypeORM has ONE connection for the whole DataSource. */
 const SINGLE_CONNECTION_TYPES: readonly string[] = ['better-sqlite3', 'sqljs'];
@@ -21,6 +22,12 @@ export interface SagaTransactionsOptions {
    * the installed `pg` has no pipeline mode.
    */
   pipelining?: boolean;
+  /**
+   * PostgreSQL, with `pipelining`: the parameterized statements run inside these transactions (steps' and
+   * handlers' TypeORM queries too) are sent as named statements from their second run on, so PostgreSQL parses and
+   * plans each once per connection (see `RepeatedStatements`). Default true.
+   */
+  prepareRepeated?: boolean;
 }
 
 /**
@@ -47,6 +54,7 @@ export class SagaTransactions {
   private tail: Promise<void> = Promise.resolve();
   private readonly scope = new AsyncLocalStorage<Scope>();
   private readonly pipelining: boolean;
+  private readonly repeated?: RepeatedStatements;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -54,6 +62,7 @@ export class SagaTransactions {
   ) {
     this.serialised = SINGLE_CONNECTION_TYPES.includes(dataSource.options.type);
     this.pipelining = (options.pipelining ?? true) && dataSource.options.type === 'postgres';
+    if (this.pipelining && (options.prepareRepeated ?? true)) this.repeated = new RepeatedStatements();
   }
 
   /** Runs `fn` in a transaction: committed when it resolves, rolled back when it throws. */
@@ -78,7 +87,7 @@ export class SagaTransactions {
     const runner = this.dataSource.createQueryRunner();
     let pipeline: PgTransactionPipeline | undefined;
     try {
-      pipeline = PgTransactionPipeline.attach(await runner.connect());
+      pipeline = PgTransactionPipeline.attach(await runner.connect(), this.repeated);
       const result = await runner.manager.transaction((manager) =>
         this.inScope(manager, committed, fn, pipeline),
       );

@@ -1,0 +1,15 @@
+import { SagaError } from '../errors/saga.errors';
+import { SagaRuntimeOptions } from './runtime-options';
+
+describe('SagaRuntimeOptions', () => {
+  it('takes database.preparedStatements as true, false or library, and refuses anything else', () => {
+    for (const preparedStatements of [undefined, true, false, 'library' as const]) {
+      expect(() => new SagaRuntimeOptions({ service: 's', database: { preparedStatements } })).not.toThrow();
+    }
+    const bad = { service: 's', database: { preparedStatements: 'yes' as unknown as boolean } };
+    expect(() => new SagaRuntimeOptions(bad)).toThrow(SagaError);
+    expect(() => new SagaRuntimeOptions(bad)).toThrow(
+      `'database.preparedStatements' must be true, false or 'library', got "yes"`,
+    );
+  });
+});
