@@ -26,6 +26,13 @@ describe('RepeatedStatements', () => {
     expect(repeated.nameFor('INSERT some', 64)).toBeDefined();
   });
 
+  it('forgets the statements seen once when too many are, so that later ones can still be prepared', () => {
+    const repeated = new RepeatedStatements();
+    for (let i = 0; i < 5000; i++) repeated.nameFor(`SELECT ${i}, $1`, 1);
+    repeated.nameFor('SELECT later, $1', 1);
+    expect(repeated.nameFor('SELECT later, $1', 1)).toBeDefined();
+  });
+
   it('names 256 statements at most', () => {
     const repeated = new RepeatedStatements();
     const texts = Array.from({ length: 300 }, (_, i) => `SELECT ${i}, $1`);
