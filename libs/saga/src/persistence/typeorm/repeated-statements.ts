@@ -1,13 +1,9 @@
-import { createHash } from 'node:crypto';
+import { PREPARED_MAX_PARAMS, PREPARED_MAX_STATEMENTS, preparedStatementName } from './prepared-statements';
 
 /** A statement is prepared from its second run on: one-off SQL never takes a name. */
 const RUNS_BEFORE_PREPARED = 2;
-/** Distinct statements prepared at most (each costs memory in every pooled backend that runs it). */
-const MAX_NAMED = 256;
 /** Statements seen once, remembered at most: past it, they are forgotten (one-off SQL must not fill it for good). */
 const MAX_COUNTED = 4096;
-/** Statements with more parameters vary in shape (a VALUES list per row) and are not worth keeping. */
-const MAX_PARAMS = 64;
 
 /**
  * Whether a failure of a statement sent by name may come from its being prepared — PostgreSQL fixed its parameter
@@ -36,7 +32,12 @@ export class RepeatedStatements {
   nameFor(text: string, params: number): string | undefined {
     const known = this.names.get(text);
     if (known !== undefined) return known;
-    if (params === 0 || params > MAX_PARAMS || this.unprepared.has(text) || this.names.size >= MAX_NAMED) {
+    if (
+      params === 0 ||
+      params > PREPARED_MAX_PARAMS ||
+      this.unprepared.has(text) ||
+      this.names.size >= PREPARED_MAX_STATEMENTS
+    ) {
       return undefined;
     }
     const runs = (this.runs.get(text) ?? 0) + 1;
@@ -46,7 +47,7 @@ export class RepeatedStatements {
       return undefined;
     }
     this.runs.delete(text);
-    const name = `saga_q_${createHash('sha1').update(text).digest('hex').slice(0, 32)}`;
+    const name = preparedStatementName('saga_q', text);
     this.names.set(text, name);
     return name;
   }

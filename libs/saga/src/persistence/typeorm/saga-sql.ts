@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { SagaError } from '../../errors/saga.errors';
 import { SAGA_ENTITY_NAMES } from './saga.entities';
+import { PREPARED_MAX_PARAMS, PREPARED_MAX_STATEMENTS, preparedStatementName } from './prepared-statements';
 
 /** The SQL dialects the store speaks. */
 export type SqlFamily = 'postgres' | 'mysql' | 'sqlite';
@@ -28,20 +28,6 @@ type TableKey = keyof typeof SAGA_ENTITY_NAMES;
 
 /** Compiled statements kept by one `SagaSql`. */
 const COMPILED_CACHE_SIZE = 2000;
-
-/**
- * Statements with at most this many parameters are prepared by name on PostgreSQL: the fixed-shape ones and those
- * of a batch of one or two messages, whose planning is a large part of their cost (a write set of one saga: ~430 µs
- * unprepared, ~260 µs prepared, measured here). Larger batches vary in shape too much to be worth keeping, and their
- * planning is shared by many messages.
- */
-const PREPARED_MAX_PARAMS = 64;
-
-/**
- * Distinct statements one `SagaSql` prepares at most: each costs memory in every pooled backend that runs it, so
- * shapes beyond these run unprepared.
- */
-const PREPARED_MAX_STATEMENTS = 256;
 
 /**
  * A statement PostgreSQL prepares once per connection, by name (the `pg` driver parses it on first use and then only
@@ -149,8 +135,7 @@ export class SagaSql {
     let n = 0;
     const numbered = resolved.replace(/\?/g, () => `$${++n}`);
     if (!this.preparedStatements || n > PREPARED_MAX_PARAMS) return numbered;
-    // Named by content: any store over the same pool gives the same statement the same name.
-    const name = `saga_${createHash('sha1').update(numbered).digest('hex').slice(0, 32)}`;
+    const name = preparedStatementName('saga', numbered);
     if (!this.named.has(name)) {
       if (this.named.size >= PREPARED_MAX_STATEMENTS) return numbered;
       this.named.add(name);
