@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { serveControl } from '../lib/control';
-import { BENCH_CUSTOMERS } from '../lib/customers';
+import { customerCycle } from '../lib/customers';
 import { forcePgStatsFlush } from '../lib/pg-stats';
 import { Broker, DATABASES, Db, log, newCounters, QUEUES, settingsFromEnv, type Envelope } from './common';
 
@@ -71,10 +71,10 @@ async function main(): Promise<void> {
     payload: payload as Record<string, unknown>,
   });
 
-  let started = 0;
+  const nextCustomer = customerCycle();
   const startOne = async (): Promise<void> => {
     const sagaId = randomUUID();
-    const customerId = BENCH_CUSTOMERS[started++ % BENCH_CUSTOMERS.length].id;
+    const customerId = nextCustomer();
     const data: SagaData = { orderId: randomUUID(), customerId, total: 4200, country: 'FR' };
     const done = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {

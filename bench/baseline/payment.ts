@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BENCH_CUSTOMERS } from '../lib/customers';
+import { customerSeedParams } from '../lib/customers';
 import { DATABASES, log, QUEUES } from './common';
 import { replyTo, runParticipant } from './participant';
 
@@ -24,7 +24,7 @@ runParticipant({
     await pool.query(
       `INSERT INTO customer (id, available_credit) SELECT unnest($1::text[]), $2
        ON CONFLICT (id) DO UPDATE SET available_credit = EXCLUDED.available_credit`,
-      [BENCH_CUSTOMERS.map((c) => c.id), BENCH_CUSTOMERS[0].creditLimit],
+      customerSeedParams(),
     );
   },
   reply: (command) => replyTo(command, 'PaymentCharged', { paymentId: randomUUID() }),

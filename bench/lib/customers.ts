@@ -8,3 +8,17 @@ export const BENCH_CUSTOMERS = Array.from({ length: 1000 }, (_, i) => ({
   id: `bench-${String(i).padStart(4, '0')}`,
   creditLimit: 1_000_000_000,
 }));
+
+/** A new round robin over the customers' ids: one per load generator, so that each starts with the first. */
+export function customerCycle(): () => string {
+  let next = 0;
+  return () => BENCH_CUSTOMERS[next++ % BENCH_CUSTOMERS.length].id;
+}
+
+/**
+ * The parameters of a plain-SQL seed, `INSERT INTO <customers> (id, available_credit) SELECT unnest($1::text[]), $2`:
+ * every id, and the credit they all have.
+ */
+export function customerSeedParams(): [string[], number] {
+  return [BENCH_CUSTOMERS.map((c) => c.id), BENCH_CUSTOMERS[0].creditLimit];
+}

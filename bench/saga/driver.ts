@@ -4,7 +4,7 @@ import { PlaceOrderSaga } from '../../apps/order/src/place-order/place-order.sag
 import type { PlaceOrderData } from '../../apps/order/src/place-order/place-order.data';
 import { SagaManager, type SagaTransitionEvent } from '../../libs/saga/src';
 import { serveControl } from '../lib/control';
-import { BENCH_CUSTOMERS } from '../lib/customers';
+import { customerCycle } from '../lib/customers';
 import type { BenchService } from './service';
 
 /** A saga that does not finish within this time fails the run instead of hanging it. */
@@ -81,17 +81,14 @@ function settle(event: SagaTransitionEvent, resolve: () => void, reject: (err: E
 
 /** The driver of the place-order saga: a new order each time, happy path (a bench customer, a country we ship to). */
 export function placeOrderDriver(service: BenchService): SagaDriver {
-  let n = 0;
-  return new SagaDriver(service.app.get(SagaManager), PlaceOrderSaga, (): PlaceOrderData => {
-    const customer = BENCH_CUSTOMERS[n++ % BENCH_CUSTOMERS.length];
-    return {
-      orderId: randomUUID(),
-      customerId: customer.id,
-      amount: 42,
-      country: 'FR',
-      address: '1 rue du Banc, 75001 Paris',
-    };
-  });
+  const nextCustomer = customerCycle();
+  return new SagaDriver(service.app.get(SagaManager), PlaceOrderSaga, (): PlaceOrderData => ({
+    orderId: randomUUID(),
+    customerId: nextCustomer(),
+    amount: 42,
+    country: 'FR',
+    address: '1 rue du Banc, 75001 Paris',
+  }));
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * The `saga-lean` variant: the library, distributed exactly as `saga`, but with the hand-written baseline's business
  * work instead of the sample shop's — plain SQL statements (one INSERT or UPDATE per step, and the payment's credit
- * check and debit), no TypeORM query builder, no payload classes (so no validation). Same steps, same messages, same three processes and databases.
+ * check and debit), no TypeORM query builder, no payload classes (so no validation). Same steps, same messages, same
+ * three processes and databases.
  * It is not the benchmark's subject (that is the sample, `saga`): it tells the library's own cost from the sample's.
  *
  * One entry for the three processes: `BENCH_ROLE` = `order` (drives the load), `payment` or `shipping`.
@@ -22,7 +23,7 @@ import {
   type SagaContext,
 } from '../../libs/saga/src';
 import { serveControl } from '../lib/control';
-import { BENCH_CUSTOMERS } from '../lib/customers';
+import { customerCycle, customerSeedParams } from '../lib/customers';
 import { runEntry, SAGA_DATABASES, sagaTransportOptions } from './common';
 import { SagaDriver, serveDriverControl } from './driver';
 import { CountingRabbitMqTransport } from './instrumentation';
@@ -38,10 +39,10 @@ class CreateLeanTables1760000009000 implements MigrationInterface {
       id uuid PRIMARY KEY, order_id uuid NOT NULL UNIQUE, amount integer NOT NULL, status text NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now())`);
     await runner.query('CREATE TABLE lean_customer (id text PRIMARY KEY, available_credit bigint NOT NULL)');
-    await runner.query('INSERT INTO lean_customer (id, available_credit) SELECT unnest($1::text[]), $2', [
-      BENCH_CUSTOMERS.map((c) => c.id),
-      BENCH_CUSTOMERS[0].creditLimit,
-    ]);
+    await runner.query(
+      'INSERT INTO lean_customer (id, available_credit) SELECT unnest($1::text[]), $2',
+      customerSeedParams(),
+    );
     await runner.query(`CREATE TABLE lean_shipment (
       id uuid PRIMARY KEY, order_id uuid NOT NULL UNIQUE, country text NOT NULL, status text NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now())`);
@@ -178,10 +179,10 @@ runEntry('lean', async () => {
     serveControl({ stats: () => service.stats(), shutdown: () => service.close() });
     return;
   }
-  let started = 0;
+  const nextCustomer = customerCycle();
   const driver = new SagaDriver(service.app.get(SagaManager), LeanOrderSaga, (): LeanOrder => ({
     orderId: randomUUID(),
-    customerId: BENCH_CUSTOMERS[started++ % BENCH_CUSTOMERS.length].id,
+    customerId: nextCustomer(),
     total: 4200,
     country: 'FR',
   }));
