@@ -31,6 +31,20 @@ function load(id: string): Record<string, unknown> | undefined {
   }
 }
 
+/**
+ * A file of an installed package by its path inside the package, also where the package's `exports` map does not
+ * list it (amqplib's does not list `lib/`): required by absolute path, next to the package's main module.
+ */
+function loadFile(pkg: string, file: string): Record<string, unknown> | undefined {
+  try {
+    const main = requireFromService.resolve(pkg);
+    const root = main.slice(0, main.lastIndexOf(`/node_modules/${pkg}/`) + `/node_modules/${pkg}/`.length);
+    return requireFromService(join(root, file)) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
 function protoOf(module: Record<string, unknown> | undefined, name: string): Proto | undefined {
   const cls = module?.[name] as { prototype?: Proto } | undefined;
   return cls?.prototype;
@@ -85,7 +99,7 @@ if (pgClient && pgQuery) {
 }
 
 // amqplib: publish (frames buffered), delivery, ack, confirm, and the muxer's socket write.
-const channel = load('amqplib/lib/channel.js');
+const channel = loadFile('amqplib', 'lib/channel.js');
 const channelProto = protoOf(channel, 'Channel');
 before(channelProto, 'sendMessage', 'pub', ([fields]) =>
   String((fields as { routingKey?: string }).routingKey),
@@ -93,9 +107,9 @@ before(channelProto, 'sendMessage', 'pub', ([fields]) =>
 before(protoOf(channel, 'BaseChannel'), 'dispatchMessage', 'dlv', ([fields]) =>
   String((fields as { routingKey?: string }).routingKey),
 );
-before(protoOf(load('amqplib/lib/channel_model.js'), 'Channel'), 'ack', 'ack', () => '');
+before(protoOf(loadFile('amqplib', 'lib/channel_model.js'), 'Channel'), 'ack', 'ack', () => '');
 before(channelProto, 'handleConfirm', 'cnf', () => '');
-before(protoOf(load('amqplib/lib/mux.js'), 'Mux'), '_readIncoming', 'mux', () => '');
+before(protoOf(loadFile('amqplib', 'lib/mux.js'), 'Mux'), '_readIncoming', 'mux', () => '');
 
 // Calls between a delivery and the first statement.
 around(protoOf(load('class-validator'), 'Validator'), 'validate', 'validate');
