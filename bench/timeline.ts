@@ -12,6 +12,12 @@
  * pgq/pgr a pg query sent/answered, pub an amqplib publish (frames buffered), dlv a delivery, f>/f< around
  * validation and TypeORM's QueryRunner calls (the library's services only). The trace also holds acks, confirms and
  * amqplib's socket writes (`mux`), left out here: they interleave with the other processes' events at random.
+ *
+ * Below the path, every moment of a saga's life (first event to the next saga's first) is put in one of three
+ * places, by the event that ends it: waiting for PostgreSQL (it ends with an answer to a query the process had
+ * sent), the broker (it ends with a delivery: publish, routing and the receiver's socket read), or JavaScript in
+ * the process whose event ends it (everything else: parsing, validation, TypeORM, the library, the handlers, and a
+ * process's own wait for the CPU). Medians per saga over all measured sagas, not only those on the common path.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +44,46 @@ function load(dir: string, variant: string): Event[] {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Per saga: µs waiting for PostgreSQL, in the broker, and running JavaScript in each process (see above). */
+function whereTimeGoes(sagas: Event[][]): string[] {
+  const processes = ['o', 'p', 's'];
+  const totals: Record<string, number[]> = { all: [], pg: [], broker: [], js: [] };
+  for (const p of processes) totals[`js ${p}`] = [];
+  for (const saga of sagas) {
+    const spent: Record<string, number> = { pg: 0, broker: 0, js: 0 };
+    for (const p of processes) spent[`js ${p}`] = 0;
+    const waiting: Record<string, number> = {};
+    for (let i = 0; i < saga.length - 1; i++) {
+      const [a, b] = [saga[i], saga[i + 1]];
+      if (a.kind === 'pgq') waiting[a.proc] = (waiting[a.proc] ?? 0) + 1;
+      // The answers to a query sent before the saga's first event arrive first: never below zero.
+      if (a.kind === 'pgr') waiting[a.proc] = Math.max(0, (waiting[a.proc] ?? 0) - 1);
+      const gap = Number(b.t - a.t) / 1e3;
+      if (b.kind === 'pgr' && (waiting[b.proc] ?? 0) > 0) spent.pg += gap;
+      else if (b.kind === 'dlv') spent.broker += gap;
+      else {
+        spent.js += gap;
+        spent[`js ${b.proc}`] = (spent[`js ${b.proc}`] ?? 0) + gap;
+      }
+    }
+    totals.all.push(spent.pg + spent.broker + spent.js);
+    for (const key of Object.keys(spent)) totals[key]?.push(spent[key]);
+  }
+  const names: Record<string, string> = {
+    all: "a saga, first event to the next saga's",
+    pg: 'waiting for PostgreSQL',
+    broker: 'in the broker (publish to delivery)',
+    js: 'JavaScript, all processes',
+    'js o': '  order (coordinator)',
+    'js p': '  payment',
+    'js s': '  shipping',
+  };
+  return [
+    `where a saga's time goes (median µs per saga over ${sagas.length} sagas):`,
+    ...Object.keys(names).map((key) => `${median(totals[key]).toFixed(0).padStart(7)}  ${names[key]}`),
+  ];
 }
 
 function main(): void {
@@ -74,6 +120,7 @@ function main(): void {
       `${gap.toFixed(0).padStart(7)} ${total.toFixed(0).padStart(7)}  ${e.proc} ${e.kind.padEnd(3)} ${e.label}`,
     );
   }
+  lines.push('', ...whereTimeGoes(measured));
   process.stdout.on('error', () => undefined); // piped into head
   process.stdout.write(`${lines.join('\n')}\n`);
 }
