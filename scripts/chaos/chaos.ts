@@ -1,7 +1,7 @@
 /**
  * The chaos test (issue "Failure handling and recovery", item 6): the distributed shop — two replicas of the
- * order service (competing consumers on the same queues, one database), payment and shipping — takes a few
- * hundred orders over HTTP while its processes are SIGKILLed and restarted, the broker drops every connection
+ * order service (competing consumers on the same queues, one database) and of payment and of shipping
+ * (`--participant-replicas`) — takes a few hundred orders over HTTP while its processes are SIGKILLed and restarted, the broker drops every connection
  * and PostgreSQL terminates every session. Once the faults stop and every saga has finished, the end state is
  * checked FROM THE DATABASES: nothing lost, nothing duplicated, every saga terminal and as expected, and the
  * orders, payments, shipments and credit consistent with it.
@@ -69,6 +69,7 @@ async function run(options: ChaosOptions): Promise<Outcome> {
   const { tag } = options;
   log(
     `chaos run ${runId}: ${options.orders} orders over ${options.durationMs / 1000} s, ${options.concurrency} at a time; ` +
+      `${options.participantReplicas} replica(s) of payment and of shipping; ` +
       `${options.kills} kills, ${options.restarts} graceful restarts, ${options.brokerDrops} broker drops, ${options.dbDrops} db drops; seed ${options.seed}`,
   );
   log(`service logs: ${logDir}`);
@@ -91,19 +92,21 @@ async function run(options: ChaosOptions): Promise<Outcome> {
       AMQP_URL: broker.vhostUrl,
       SAGA_QUEUE_PREFIX: tag,
     });
-    const ports = await choosePorts(options.basePort, 4);
-    services = [
-      { id: 'order-1', app: 'order', port: ports[0] },
-      { id: 'order-2', app: 'order', port: ports[1] },
-      { id: 'payment', app: 'payment', port: ports[2] },
-      { id: 'shipping', app: 'shipping', port: ports[3] },
-    ].map(
-      (s) =>
+    const replicas = (app: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ id: `${app}-${i + 1}`, app }));
+    const specs = [
+      ...replicas('order', 2),
+      ...replicas('payment', options.participantReplicas),
+      ...replicas('shipping', options.participantReplicas),
+    ];
+    const ports = await choosePorts(options.basePort, specs.length);
+    services = specs.map(
+      (s, i) =>
         new ServiceProcess(
           {
             id: s.id,
             mainJs: mainJs(s.app),
-            port: s.port,
+            port: ports[i],
             env: env(s.app, databases[s.app as keyof typeof databases]),
           },
           logDir,
@@ -111,10 +114,12 @@ async function run(options: ChaosOptions): Promise<Outcome> {
           log,
         ),
     );
-    // order-1 migrates the order database first: two processes migrating one fresh database at once would race.
-    services[0].start();
-    await services[0].waitUp(120_000);
-    for (const s of services.slice(1)) s.start();
+    // The first replica of each app migrates its database first: two processes migrating one fresh database at
+    // once would race.
+    const first = services.filter((s) => s.id.endsWith('-1'));
+    for (const s of first) s.start();
+    await Promise.all(first.map((s) => s.waitUp(120_000)));
+    for (const s of services) if (!first.includes(s)) s.start();
     await Promise.all(services.map((s) => s.waitUp(120_000)));
     log(`services up: ${services.map((s) => `${s.id} :${s.spec.port} (pid ${s.pid})`).join(', ')}`);
 

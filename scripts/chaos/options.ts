@@ -6,10 +6,15 @@ export interface ChaosOptions {
   concurrency: number;
   /** Seconds over which orders are placed and faults injected (`--duration`; default orders / 10, 15 to 120). */
   durationMs: number;
-  /** SIGKILLs in all, spread over the four processes so that each is killed (`--kills`, default 14). */
+  /** SIGKILLs in all, dealt over the processes so that each is killed if there are enough (`--kills`, default 14). */
   kills: number;
   /** Graceful restarts (SIGTERM, then start again), as in a rolling deploy (`--restarts`, default 0). */
   restarts: number;
+  /**
+   * Processes of payment and of shipping each (`--participant-replicas`, default 2): competing consumers on the same
+   * command queue and one database, as two pods of a deployment. The order service always runs twice.
+   */
+  participantReplicas: number;
   /** `rabbitmqctl close_all_connections` (`--broker-drops`, default 3). */
   brokerDrops: number;
   /** `pg_terminate_backend` of every session of the chaos databases (`--db-drops`, default 3). */
@@ -26,7 +31,7 @@ export interface ChaosOptions {
    */
   tag: string;
   /**
-   * First HTTP port (`--base-port`, default 3201): order-1, order-2, payment, shipping on consecutive ports;
+   * First HTTP port (`--base-port`, default 3201): order-1, order-2, payment-1…, shipping-1… on consecutive ports;
    * 0: any free ports.
    */
   basePort: number;
@@ -40,7 +45,7 @@ export interface ChaosOptions {
 
 const USAGE = `usage: node dist/scripts/scripts/chaos/chaos.js [--orders N] [--concurrency N] [--duration S]
   [--kills N] [--restarts N] [--broker-drops N] [--db-drops N] [--settle-timeout S] [--resubmit RATE] [--seed N]
-  [--tag NAME] [--base-port PORT] [--verbose]
+  [--participant-replicas N] [--tag NAME] [--base-port PORT] [--verbose]
 environment: PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres),
   AMQP_URL (default amqp://guest:guest@127.0.0.1:5672)`;
 
@@ -66,6 +71,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): C
     'duration',
     'kills',
     'restarts',
+    'participant-replicas',
     'broker-drops',
     'db-drops',
     'settle-timeout',
@@ -100,6 +106,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): C
     durationMs: int('duration', defaultDuration, 1) * 1000,
     kills: int('kills', 14, 0),
     restarts: int('restarts', 0, 0),
+    participantReplicas: int('participant-replicas', 2, 1),
     brokerDrops: int('broker-drops', 3, 0),
     dbDrops: int('db-drops', 3, 0),
     settleTimeoutMs: int('settle-timeout', 120, 1) * 1000,
