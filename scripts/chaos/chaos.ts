@@ -52,7 +52,7 @@ function log(line: string): void {
 
 interface Outcome {
   verdict: Verdict;
-  counts: { kills: number; brokerDrops: number; dbDrops: number };
+  counts: { kills: number; restarts: number; brokerDrops: number; dbDrops: number };
 }
 
 let services: ServiceProcess[] = [];
@@ -307,7 +307,8 @@ function printSummary({ verdict, counts }: Outcome): boolean {
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
   log(`run time ${seconds} s`);
   console.log(
-    `chaos: ${verdict.sagas} sagas, ${counts.kills} kills, ${counts.brokerDrops} broker drops, ` +
+    `chaos: ${verdict.sagas} sagas, ${counts.kills} kills, ${counts.restarts} graceful restarts, ` +
+      `${counts.brokerDrops} broker drops, ` +
       `${counts.dbDrops} db drops, ${verdict.lost} lost, ${verdict.duplicated} duplicated, ` +
       `${verdict.violations.length} invariant violations`,
   );

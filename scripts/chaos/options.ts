@@ -8,7 +8,7 @@ export interface ChaosOptions {
   durationMs: number;
   /** SIGKILLs in all, dealt over the processes so that each is killed if there are enough (`--kills`, default 14). */
   kills: number;
-  /** Graceful restarts (SIGTERM, then start again), as in a rolling deploy (`--restarts`, default 0). */
+  /** Graceful restarts (SIGTERM, then start again), as in a rolling deploy (`--restarts`, default 4). */
   restarts: number;
   /**
    * Processes of payment and of shipping each (`--participant-replicas`, default 2): competing consumers on the same
@@ -105,7 +105,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): C
     concurrency: int('concurrency', 24, 1),
     durationMs: int('duration', defaultDuration, 1) * 1000,
     kills: int('kills', 14, 0),
-    restarts: int('restarts', 0, 0),
+    restarts: int('restarts', 4, 0),
     participantReplicas: int('participant-replicas', 2, 1),
     brokerDrops: int('broker-drops', 3, 0),
     dbDrops: int('db-drops', 3, 0),

@@ -5,8 +5,8 @@ import { ensureServicesBuilt } from '../e2e/distributed/support/build';
 
 /**
  * A small run of the chaos test (scripts/chaos/chaos.ts; `npm run test:chaos` runs the full one): the order, payment
- * and shipping services twice each (competing consumers), as processes, 60 orders, each process SIGKILLed once, one
- * broker drop and one database drop. It builds the three services (unless this jest run already did) and the runner first.
+ * and shipping services twice each (competing consumers), as processes, 60 orders, each process SIGKILLed once, two
+ * graceful restarts (SIGTERM, as in a rolling deploy), one broker drop and one database drop. It builds the three services (unless this jest run already did) and the runner first.
  * Needs PostgreSQL, RabbitMQ and `rabbitmqctl`: without them the runner fails, and so does this spec (never skips).
  */
 const ROOT = join(__dirname, '..', '..');
@@ -18,6 +18,8 @@ const ARGS = [
   '2',
   '--kills',
   '6',
+  '--restarts',
+  '2',
   '--broker-drops',
   '1',
   '--db-drops',
@@ -33,7 +35,7 @@ const ARGS = [
   '0',
 ];
 const SUMMARY =
-  /^chaos: 60 sagas, 6 kills, 1 broker drops, 1 db drops, 0 lost, 0 duplicated, 0 invariant violations$/m;
+  /^chaos: 60 sagas, 6 kills, 2 graceful restarts, 1 broker drops, 1 db drops, 0 lost, 0 duplicated, 0 invariant violations$/m;
 
 const run = promisify(execFile);
 
@@ -63,7 +65,7 @@ function runChaos(timeoutMs: number): Promise<{ code: number | null; output: str
   });
 }
 
-describe('chaos: 2 replicas each of order, payment and shipping under SIGKILL, broker and database drops', () => {
+describe('chaos: 2 replicas each of order, payment and shipping under SIGKILL, SIGTERM, broker and database drops', () => {
   beforeAll(async () => {
     // The services as the distributed end-to-end specs build them (once per jest run, under a lock), then the runner.
     await ensureServicesBuilt();
@@ -71,7 +73,7 @@ describe('chaos: 2 replicas each of order, payment and shipping under SIGKILL, b
     await run(process.execPath, [tsc, '-p', join('scripts', 'chaos', 'tsconfig.json')], { cwd: ROOT });
   }, 240_000);
 
-  it('loses nothing, duplicates nothing and keeps every invariant (60 orders, 8 faults)', async () => {
+  it('loses nothing, duplicates nothing and keeps every invariant (60 orders, 10 faults)', async () => {
     const { code, output } = await runChaos(150_000);
     // The whole output on failure: the violations, the sagas' histories and where the service logs are.
     expect(output).toMatch(SUMMARY);
