@@ -16,11 +16,24 @@ import { validateAgainst } from './payload-validation';
 import { commitWrites, SagaWrites } from './saga-processor';
 import { SagaRegistry } from './saga-registry';
 import type { RegisteredCommandHandler } from './saga-registry';
+import {
+  contextOf,
+  endSpan,
+  markFailed,
+  runIn,
+  SAGA_ATTRIBUTES,
+  SpanKind,
+  startTraced,
+  traceparentOf,
+  type Traced,
+} from './tracing';
 
 interface Prepared {
   message: SagaMessage;
   handler: RegisteredCommandHandler;
   payload: unknown;
+  /** Its span, once it is going to run. */
+  trace?: Traced;
 }
 
 /**
@@ -54,6 +67,23 @@ export class ParticipantRuntime {
       }
     }
     if (prepared.length === 0) return dispositions;
+    // One span per command (see `tracing.ts`), whichever transaction ends up running it, under the command's.
+    for (const p of prepared) p.trace = commandSpan(participant, p.message);
+    const result = await this.executeAll(participant, batch, prepared, dispositions);
+    for (const p of prepared) {
+      const retried = result[batch.findIndex((b) => b.message === p.message)]?.kind === 'retry';
+      endSpan(p.trace!.span, retried ? new Error('not handled: will be redelivered') : undefined);
+    }
+    return result;
+  }
+
+  /** All in one transaction; if that fails, one by one, so that one bad command cannot hold back the others. */
+  private async executeAll(
+    participant: string,
+    batch: IncomingMessage[],
+    prepared: Prepared[],
+    dispositions: Disposition[],
+  ): Promise<Disposition[]> {
     try {
       await this.execute(participant, prepared);
       return dispositions;
@@ -109,11 +139,24 @@ export class ParticipantRuntime {
     });
   }
 
+  /** Runs one handler with its command's span active (its own spans nest under it) and builds its reply. */
+  private async run(manager: EntityManager, prepared: Prepared, isolation: Isolation): Promise<SagaMessage> {
+    const { message, trace } = prepared;
+    if (!trace) return this.runHandler(manager, prepared, isolation, message.traceparent);
+    const reply = await runIn(trace, () =>
+      this.runHandler(manager, prepared, isolation, traceparentOf(trace.ctx) ?? message.traceparent),
+    );
+    trace.span.setAttribute(SAGA_ATTRIBUTES.outcome, reply.outcome!);
+    if (reply.failure) markFailed(trace.span, reply.failure.message);
+    return reply;
+  }
+
   /** Runs one handler (isolated: its writes are undone if it fails) and builds its reply. */
-  private async run(
+  private async runHandler(
     manager: EntityManager,
     { message, handler, payload }: Prepared,
     isolation: Isolation,
+    traceparent: string | undefined,
   ): Promise<SagaMessage> {
     const reply = {
       messageId: randomUUID(),
@@ -126,7 +169,7 @@ export class ParticipantRuntime {
       attempt: message.attempt,
       destination: message.replyTo!,
       sentAt: new Date().toISOString(),
-      traceparent: message.traceparent,
+      traceparent,
     };
     try {
       const result = await isolation.run(manager, message.messageId, async (tx) => {
@@ -157,4 +200,17 @@ export class ParticipantRuntime {
       return { ...reply, outcome: 'failure', payload: {}, failure };
     }
   }
+}
+
+/** The span of one command's handling, under the span that sent it. */
+function commandSpan(participant: string, message: SagaMessage): Traced {
+  return startTraced(`saga command ${message.type}`, SpanKind.CONSUMER, contextOf(message.traceparent), {
+    [SAGA_ATTRIBUTES.id]: message.sagaId,
+    [SAGA_ATTRIBUTES.type]: message.sagaType,
+    [SAGA_ATTRIBUTES.step]: message.step,
+    [SAGA_ATTRIBUTES.phase]: message.phase,
+    [SAGA_ATTRIBUTES.attempt]: message.attempt,
+    [SAGA_ATTRIBUTES.participant]: participant,
+    'messaging.message.id': message.messageId,
+  });
 }

@@ -18,6 +18,16 @@ import { SagaWaiters } from './saga-waiters';
 import { withConflictRetries } from './conflicts';
 import { recordFresh } from './inbox';
 import { runOptimistically } from './optimistic';
+import {
+  activeContext,
+  contextOf,
+  endSpan,
+  runIn,
+  SAGA_ATTRIBUTES,
+  SpanKind,
+  startTraced,
+  type Traced,
+} from './tracing';
 
 /**
  * The coordinator side of the runtime: applies replies, timers and operator actions to sagas,
@@ -43,22 +53,30 @@ export class SagaCoordinator {
 
   /** Applies an event (a timer or an operator action) to one saga, retrying on concurrent updates. */
   async applyEvent(sagaId: string, event: SagaEvent): Promise<Applied> {
-    return withConflictRetries(async () => {
-      return runOptimistically(this.transactions, async (manager, isolation) => {
-        const record = await this.store.findInstance(manager, sagaId);
-        if (!record) throw new SagaNotFoundError(sagaId);
-        const writes = new SagaWrites(isolation);
-        const result = await this.processor.apply(
-          manager,
-          this.registry.saga(record.type),
-          record,
-          event,
-          writes,
-        );
-        this.afterCommit([result], await this.processor.flush(manager, writes));
-        return result;
-      });
+    // One span, under the caller's (an operator's request; none for the timer sweep): the commands it leads to carry it.
+    const traced = startTraced(`saga ${event.type}`, SpanKind.INTERNAL, activeContext(), {
+      [SAGA_ATTRIBUTES.id]: sagaId,
     });
+    try {
+      const applied = await withConflictRetries(async () => {
+        return runOptimistically(this.transactions, async (manager, isolation) => {
+          const record = await this.store.findInstance(manager, sagaId);
+          if (!record) throw new SagaNotFoundError(sagaId);
+          traced.span.setAttribute(SAGA_ATTRIBUTES.type, record.type);
+          const writes = new SagaWrites(isolation);
+          const result = await runIn(traced, () =>
+            this.processor.apply(manager, this.registry.saga(record.type), record, event, writes),
+          );
+          this.afterCommit([result], await this.processor.flush(manager, writes));
+          return result;
+        });
+      });
+      endSpan(traced.span);
+      return applied;
+    } catch (error) {
+      endSpan(traced.span, error);
+      throw error;
+    }
   }
 
   /** Handles replies: all in one transaction; if that fails, one by one, so one bad reply cannot block the rest. */
@@ -66,14 +84,32 @@ export class SagaCoordinator {
     const dispositions: Disposition[] = batch.map(({ message }) => this.precheck(message) ?? { kind: 'ack' });
     const valid = batch.filter((_, i) => dispositions[i].kind === 'ack').map((b) => b.message);
     if (valid.length === 0) return dispositions;
+    // One span per reply (see `tracing.ts`), whichever transaction ends up applying it, under the participant's.
+    const traces = new Map(valid.map((m) => [m.messageId, replySpan(m)]));
+    const result = await this.applyAll(batch, valid, dispositions, traces);
+    batch.forEach(({ message }, i) => {
+      const traced = traces.get(message.messageId);
+      if (!traced) return;
+      const retried = result[i].kind === 'retry';
+      endSpan(traced.span, retried ? new Error('not applied: will be redelivered') : undefined);
+    });
+    return result;
+  }
+
+  private async applyAll(
+    batch: IncomingMessage[],
+    valid: SagaMessage[],
+    dispositions: Disposition[],
+    traces: Map<string, Traced>,
+  ): Promise<Disposition[]> {
     try {
-      await this.applyReplies(valid);
+      await this.applyReplies(valid, traces);
       return dispositions;
     } catch (error) {
       if (valid.length > 1) this.logger.debug(`Reply batch failed, applying one by one: ${String(error)}`);
     }
     const single = new Map<string, Disposition>();
-    for (const message of valid) single.set(message.messageId, await this.applyOneReply(message));
+    for (const message of valid) single.set(message.messageId, await this.applyOneReply(message, traces));
     return batch.map(({ message }, i) => single.get(message.messageId) ?? dispositions[i]);
   }
 
@@ -112,7 +148,7 @@ export class SagaCoordinator {
    * one records the inbox rows and reads the sagas, one (see `commitWrites`) makes the conditional UPDATEs of the
    * sagas and inserts their history and the outgoing commands.
    */
-  private async applyReplies(messages: SagaMessage[]): Promise<void> {
+  private async applyReplies(messages: SagaMessage[], traces: Map<string, Traced>): Promise<void> {
     await runOptimistically(this.transactions, async (manager, isolation) => {
       const writes = new SagaWrites(isolation);
       // One round trip for both: the inbox rows, and the sagas of the batch (a duplicate's too, it is left alone).
@@ -129,7 +165,7 @@ export class SagaCoordinator {
       for (const message of fresh) {
         const record = latest.get(message.sagaId);
         if (!record) throw new SagaNotFoundError(message.sagaId);
-        const result = await this.applyReply(manager, message, record, writes);
+        const result = await this.applyReply(manager, message, record, writes, traces.get(message.messageId));
         latest.set(message.sagaId, result.record);
         results.push(result);
       }
@@ -137,9 +173,9 @@ export class SagaCoordinator {
     });
   }
 
-  private async applyOneReply(message: SagaMessage): Promise<Disposition> {
+  private async applyOneReply(message: SagaMessage, traces: Map<string, Traced>): Promise<Disposition> {
     try {
-      await withConflictRetries(() => this.applyReplies([message]));
+      await withConflictRetries(() => this.applyReplies([message], traces));
       return { kind: 'ack' };
     } catch (error) {
       if (error instanceof SagaNotFoundError) return { kind: 'reject', reason: error.message };
@@ -155,6 +191,7 @@ export class SagaCoordinator {
     message: SagaMessage,
     record: SagaInstanceRecord,
     writes: SagaWrites,
+    traced: Traced | undefined,
   ): Promise<Applied> {
     const { step, phase, attempt } = message;
     const event: SagaEvent =
@@ -171,16 +208,12 @@ export class SagaCoordinator {
               transient: false,
             },
           };
-    const result = await this.processor.apply(
-      manager,
-      this.registry.saga(record.type),
-      record,
-      event,
-      writes,
-      {
+    // With the reply's span active: the commands this reply leads to carry it.
+    const apply = () =>
+      this.processor.apply(manager, this.registry.saga(record.type), record, event, writes, {
         reply: { payload: message.payload },
-      },
-    );
+      });
+    const result = await (traced ? runIn(traced, apply) : apply());
     if (result.ignored) this.logger.debug(`Reply ${message.messageId} ignored: ${result.ignored}`);
     return result;
   }
@@ -209,4 +242,17 @@ export class SagaCoordinator {
     }
     this.relay.enqueue(outbox);
   }
+}
+
+/** The span of one reply's application, under the span of the participant that sent it. */
+function replySpan(message: SagaMessage): Traced {
+  return startTraced(`saga reply ${message.sagaType}`, SpanKind.CONSUMER, contextOf(message.traceparent), {
+    [SAGA_ATTRIBUTES.id]: message.sagaId,
+    [SAGA_ATTRIBUTES.type]: message.sagaType,
+    [SAGA_ATTRIBUTES.step]: message.step,
+    [SAGA_ATTRIBUTES.phase]: message.phase,
+    [SAGA_ATTRIBUTES.attempt]: message.attempt,
+    [SAGA_ATTRIBUTES.outcome]: message.outcome ?? 'unknown',
+    'messaging.message.id': message.messageId,
+  });
 }

@@ -16,6 +16,7 @@ import { abortsOptimisticRun, Isolation } from './optimistic';
 import type { CommittedMessage } from './outbox-relay';
 import type { RegisteredSaga } from './saga-registry';
 import { SagaRuntimeOptions } from './runtime-options';
+import { activeContext, traceparentOf } from './tracing';
 
 /** The outcome of applying one event to one saga inside a transaction. */
 export interface Applied {
@@ -241,6 +242,8 @@ export class SagaProcessor {
         replyTo: this.options.service,
         payload: payload ?? {},
         sentAt: new Date().toISOString(),
+        // The span this transition runs in (a start, a reply, a timer), when the application traces.
+        traceparent: traceparentOf(activeContext()),
       });
       return undefined;
     } catch (error) {

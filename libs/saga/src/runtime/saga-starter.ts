@@ -11,6 +11,15 @@ import { SagaCoordinator } from './saga-coordinator';
 import { SagaProcessor, SagaWrites } from './saga-processor';
 import type { Applied } from './saga-processor';
 import type { RegisteredSaga } from './saga-registry';
+import {
+  activeContext,
+  endSpan,
+  runIn,
+  SAGA_ATTRIBUTES,
+  SpanKind,
+  startTraced,
+  type Traced,
+} from './tracing';
 
 /** Most sagas started in one transaction. */
 const MAX_BATCH = 64;
@@ -21,6 +30,8 @@ interface StartRequest {
   id: string;
   idChosen: boolean;
   idempotencyKey?: string;
+  /** The start's span, under the caller's, active while the saga's first steps run. */
+  trace: Traced;
   resolve: (record: SagaInstanceRecord) => void;
   reject: (error: unknown) => void;
 }
@@ -54,25 +65,37 @@ export class SagaStarter {
     data: Record<string, unknown>,
     how: { id: string; idChosen: boolean; idempotencyKey?: string },
   ): Promise<string> {
-    const record = this.transactions.inTransaction()
-      ? await this.startInCurrentTransaction(saga, data, how)
-      : await new Promise<SagaInstanceRecord>((resolve, reject) => {
-          this.queue.push({ saga, data, ...how, resolve, reject });
-          if (!this.scheduled) {
-            this.scheduled = true;
-            // Scheduled from outside any transaction, so the batch runs in its own (see startInCurrentTransaction).
-            setImmediate(() => this.drain());
-          }
-        });
-    if (record.type !== saga.definition.name) {
-      throw new IdempotencyKeyConflictError(
-        how.idempotencyKey ?? how.id,
-        record.id,
-        record.type,
-        saga.definition.name,
-      );
+    // Its first command carries this span's context: the saga's trace hangs under the caller's span.
+    const trace = startTraced(`saga start ${saga.definition.name}`, SpanKind.PRODUCER, activeContext(), {
+      [SAGA_ATTRIBUTES.type]: saga.definition.name,
+    });
+    const { span } = trace;
+    try {
+      const record = this.transactions.inTransaction()
+        ? await this.startInCurrentTransaction(saga, data, how, trace)
+        : await new Promise<SagaInstanceRecord>((resolve, reject) => {
+            this.queue.push({ saga, data, ...how, trace, resolve, reject });
+            if (!this.scheduled) {
+              this.scheduled = true;
+              // Scheduled from outside any transaction, so the batch runs in its own (see startInCurrentTransaction).
+              setImmediate(() => this.drain());
+            }
+          });
+      span.setAttribute(SAGA_ATTRIBUTES.id, record.id);
+      if (record.type !== saga.definition.name) {
+        throw new IdempotencyKeyConflictError(
+          how.idempotencyKey ?? how.id,
+          record.id,
+          record.type,
+          saga.definition.name,
+        );
+      }
+      endSpan(span);
+      return record.id;
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
     }
-    return record.id;
   }
 
   /**
@@ -84,9 +107,10 @@ export class SagaStarter {
     saga: RegisteredSaga,
     data: Record<string, unknown>,
     how: { id: string; idChosen: boolean; idempotencyKey?: string },
+    trace: StartRequest['trace'],
   ): Promise<SagaInstanceRecord> {
     const unused = () => undefined;
-    const [record] = await this.startAll([{ saga, data, ...how, resolve: unused, reject: unused }]);
+    const [record] = await this.startAll([{ saga, data, ...how, trace, resolve: unused, reject: unused }]);
     return record;
   }
 
@@ -129,15 +153,10 @@ export class SagaStarter {
           result.push(existing);
           continue;
         }
-        const a = await this.processor.apply(
-          manager,
-          request.saga,
-          fresh(request),
-          { type: 'start' },
-          writes,
-          {
+        const a = await runIn(request.trace, () =>
+          this.processor.apply(manager, request.saga, fresh(request), { type: 'start' }, writes, {
             isNew: true,
-          },
+          }),
         );
         started.push(a);
         result.push(a.record);
