@@ -6,6 +6,7 @@ import { OrderApi } from '../../apps/monolith/src/demo/order-api';
 import { mismatches } from '../../apps/monolith/src/demo/report';
 import { DEMO_SCENARIOS, type DemoOrder } from '../../apps/monolith/src/demo/scenarios';
 import { MonolithModule } from '../../apps/monolith/src/monolith.module';
+import { OPERATOR_TOKEN } from '../../apps/order/src/operator.guard';
 import { Customer } from '../../apps/payment/src/customer.entity';
 import { Payment } from '../../apps/payment/src/payment.entity';
 import { Shipment } from '../../apps/shipping/src/shipment.entity';
@@ -19,6 +20,8 @@ const EFFECTS: Record<string, { payment: string | null; shipment: string | null 
 };
 
 const validOrder: DemoOrder = { customerId: 'alice', amount: 5, country: 'fr', address: '1 rue de Rivoli' };
+const OPERATOR_SECRET = 'e2e-operator-secret';
+const asOperator = { authorization: `Bearer ${OPERATOR_SECRET}` };
 
 describe('monolith end to end (HTTP, in-process transport, in-memory SQLite)', () => {
   let app: INestApplication;
@@ -31,7 +34,10 @@ describe('monolith end to end (HTTP, in-process transport, in-memory SQLite)', (
       imports: [
         MonolithModule.forRoot({ serviceName: 'shop', database: { kind: 'sqlite', file: ':memory:' } }),
       ],
-    }).compile();
+    })
+      .overrideProvider(OPERATOR_TOKEN)
+      .useValue(OPERATOR_SECRET)
+      .compile();
     app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
     await app.listen(0, '127.0.0.1');
     baseUrl = await app.getUrl();
@@ -101,23 +107,40 @@ describe('monolith end to end (HTTP, in-process transport, in-memory SQLite)', (
   });
 
   describe('operator API', () => {
-    const post = (path: string, body: unknown = {}) =>
+    const post = (path: string, body: unknown = {}, headers: Record<string, string> = asOperator) =>
       fetch(`${baseUrl}${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...headers },
         body: JSON.stringify(body),
       });
+    const get = (path: string, headers: Record<string, string> = asOperator) =>
+      fetch(`${baseUrl}${path}`, { headers });
+
+    it('lets only a holder of OPERATOR_TOKEN list sagas or act on them; a saga by id stays open', async () => {
+      const { sagaId } = await api.placeOrder(validOrder);
+      await api.waitForSaga(sagaId, 15_000);
+      const refused: Record<string, string>[] = [
+        {},
+        { authorization: 'Bearer wrong' },
+        { authorization: OPERATOR_SECRET }, // the scheme is missing
+      ];
+      for (const headers of refused) {
+        const list = await get('/sagas?status=COMPLETED', headers);
+        expect(list.status).toBe(401);
+        expect(((await list.json()) as { message: string }).message).toContain('OPERATOR_TOKEN');
+        expect((await post(`/sagas/${sagaId}/abort`, { reason: 'x' }, headers)).status).toBe(401);
+      }
+      expect((await get(`/sagas/${sagaId}`, {})).status).toBe(200);
+    });
 
     it('lists sagas by status and age', async () => {
       const { sagaId } = await api.placeOrder(validOrder);
       await api.waitForSaga(sagaId, 15_000);
-      const completed = (await (await fetch(`${baseUrl}/sagas?status=COMPLETED`)).json()) as { id: string }[];
+      const completed = (await (await get('/sagas?status=COMPLETED')).json()) as { id: string }[];
       expect(completed.map((s) => s.id)).toContain(sagaId);
-      const stuck = (await (
-        await fetch(`${baseUrl}/sagas?status=RUNNING,COMPENSATING&olderThanMs=60000`)
-      ).json()) as [];
+      const stuck = (await (await get('/sagas?status=RUNNING,COMPENSATING&olderThanMs=60000')).json()) as [];
       expect(stuck).toEqual([]);
-      const bad = await fetch(`${baseUrl}/sagas?status=DONE`);
+      const bad = await get('/sagas?status=DONE');
       expect(bad.status).toBe(400);
       expect(((await bad.json()) as { fields: { property: string }[] }).fields[0].property).toBe('status');
     });
@@ -136,5 +159,33 @@ describe('monolith end to end (HTTP, in-process transport, in-memory SQLite)', (
 
   it('answers /health', async () => {
     expect((await fetch(`${baseUrl}/health`)).status).toBe(200);
+  });
+});
+
+describe('operator routes without OPERATOR_TOKEN', () => {
+  it('refuses every operator request (403), saying how to enable them', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        MonolithModule.forRoot({ serviceName: 'shop', database: { kind: 'sqlite', file: ':memory:' } }),
+      ],
+    })
+      .overrideProvider(OPERATOR_TOKEN)
+      .useValue(undefined)
+      .compile();
+    const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+    await app.listen(0, '127.0.0.1');
+    try {
+      const baseUrl = await app.getUrl();
+      const list = await fetch(`${baseUrl}/sagas`, { headers: asOperator });
+      expect(list.status).toBe(403);
+      expect(((await list.json()) as { message: string }).message).toContain('set OPERATOR_TOKEN');
+      const act = await fetch(`${baseUrl}/sagas/${randomUUID()}/retry`, {
+        method: 'POST',
+        headers: asOperator,
+      });
+      expect(act.status).toBe(403);
+    } finally {
+      await app.close();
+    }
   });
 });

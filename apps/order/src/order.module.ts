@@ -5,6 +5,7 @@ import { Order } from './orders/order.entity';
 import { OrdersController } from './orders/orders.controller';
 import { OrdersService } from './orders/orders.service';
 import { PlaceOrderSaga } from './place-order/place-order.saga';
+import { OperatorGuard, operatorTokenProvider } from './operator.guard';
 import { SagasController } from './sagas.controller';
 
 /** The order service's tables, for the root module's DataSource. */
@@ -18,7 +19,7 @@ export const orderMigrations = [CreateOrders1760000001000];
 @Module({
   imports: [TypeOrmModule.forFeature([Order])],
   controllers: [OrdersController, SagasController],
-  providers: [OrdersService, PlaceOrderSaga],
+  providers: [OrdersService, PlaceOrderSaga, OperatorGuard, operatorTokenProvider],
   exports: [OrdersService],
 })
 export class OrderModule {}

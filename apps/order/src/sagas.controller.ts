@@ -9,8 +9,10 @@ import {
   ParseUUIDPipe,
   Post,
   Query,
+  UseGuards,
 } from '@nestjs/common';
 import { Type } from 'class-transformer';
+import { OperatorGuard } from './operator.guard';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import {
   SAGA_STATUSES,
@@ -60,13 +62,15 @@ type Action = (typeof ACTIONS)[number];
 /**
  * Saga status and history, for clients polling after `POST /orders`, and the operator API: list sagas by status
  * and age, retry the current step or compensation, resolve it by hand, or abort (compensate) a running saga.
- * The operator routes are unauthenticated in this sample: put them behind your own guard in production.
+ * The operator routes (the list and the actions) need `Authorization: Bearer <OPERATOR_TOKEN>` (see `OperatorGuard`);
+ * a saga's own status and history stay open to the client that holds its id.
  */
 @Controller('sagas')
 export class SagasController {
   constructor(private readonly sagas: SagaManager) {}
 
   @Get()
+  @UseGuards(OperatorGuard)
   async list(@Query(bodyValidationPipe()) query: ListSagasQuery): Promise<SagaView[]> {
     const status = query.status?.split(',').map((s) => s.trim().toUpperCase());
     const unknown = status?.filter((s) => !(SAGA_STATUSES as readonly string[]).includes(s)) ?? [];
@@ -94,6 +98,7 @@ export class SagasController {
   }
 
   @Post(':id/:action')
+  @UseGuards(OperatorGuard)
   @HttpCode(200)
   async act(
     @Param('id', new ParseUUIDPipe()) id: string,
