@@ -23,6 +23,21 @@ const validOrder: DemoOrder = { customerId: 'alice', amount: 5, country: 'fr', a
 const OPERATOR_SECRET = 'e2e-operator-secret';
 const asOperator = { authorization: `Bearer ${OPERATOR_SECRET}` };
 
+/** The monolith on in-memory SQLite, listening on a free port, with `operatorToken` as OPERATOR_TOKEN. */
+async function startMonolith(operatorToken: string | undefined): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      MonolithModule.forRoot({ serviceName: 'shop', database: { kind: 'sqlite', file: ':memory:' } }),
+    ],
+  })
+    .overrideProvider(OPERATOR_TOKEN)
+    .useValue(operatorToken)
+    .compile();
+  const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+  await app.listen(0, '127.0.0.1');
+  return app;
+}
+
 describe('monolith end to end (HTTP, in-process transport, in-memory SQLite)', () => {
   let app: INestApplication;
   let api: OrderApi;
@@ -30,16 +45,7 @@ describe('monolith end to end (HTTP, in-process transport, in-memory SQLite)', (
   let db: DataSource;
 
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        MonolithModule.forRoot({ serviceName: 'shop', database: { kind: 'sqlite', file: ':memory:' } }),
-      ],
-    })
-      .overrideProvider(OPERATOR_TOKEN)
-      .useValue(OPERATOR_SECRET)
-      .compile();
-    app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
-    await app.listen(0, '127.0.0.1');
+    app = await startMonolith(OPERATOR_SECRET);
     baseUrl = await app.getUrl();
     api = new OrderApi(baseUrl);
     db = app.get(DataSource);
@@ -164,16 +170,7 @@ describe('monolith end to end (HTTP, in-process transport, in-memory SQLite)', (
 
 describe('operator routes without OPERATOR_TOKEN', () => {
   it('refuses every operator request (403), saying how to enable them', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        MonolithModule.forRoot({ serviceName: 'shop', database: { kind: 'sqlite', file: ':memory:' } }),
-      ],
-    })
-      .overrideProvider(OPERATOR_TOKEN)
-      .useValue(undefined)
-      .compile();
-    const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
-    await app.listen(0, '127.0.0.1');
+    const app = await startMonolith(undefined);
     try {
       const baseUrl = await app.getUrl();
       const list = await fetch(`${baseUrl}/sagas`, { headers: asOperator });

@@ -17,13 +17,11 @@ import { commitWrites, SagaWrites } from './saga-processor';
 import { SagaRegistry } from './saga-registry';
 import type { RegisteredCommandHandler } from './saga-registry';
 import {
-  contextOf,
   endSpan,
   markFailed,
   runIn,
   SAGA_ATTRIBUTES,
-  SpanKind,
-  startTraced,
+  startMessageSpan,
   traceparentOf,
   type Traced,
 } from './tracing';
@@ -68,7 +66,11 @@ export class ParticipantRuntime {
     }
     if (prepared.length === 0) return dispositions;
     // One span per command (see `tracing.ts`), whichever transaction ends up running it, under the command's.
-    for (const p of prepared) p.trace = commandSpan(participant, p.message);
+    for (const p of prepared) {
+      p.trace = startMessageSpan(`saga command ${p.message.type}`, p.message, {
+        [SAGA_ATTRIBUTES.participant]: participant,
+      });
+    }
     const result = await this.executeAll(participant, batch, prepared, dispositions);
     for (const p of prepared) {
       const retried = result[batch.findIndex((b) => b.message === p.message)]?.kind === 'retry';
@@ -200,17 +202,4 @@ export class ParticipantRuntime {
       return { ...reply, outcome: 'failure', payload: {}, failure };
     }
   }
-}
-
-/** The span of one command's handling, under the span that sent it. */
-function commandSpan(participant: string, message: SagaMessage): Traced {
-  return startTraced(`saga command ${message.type}`, SpanKind.CONSUMER, contextOf(message.traceparent), {
-    [SAGA_ATTRIBUTES.id]: message.sagaId,
-    [SAGA_ATTRIBUTES.type]: message.sagaType,
-    [SAGA_ATTRIBUTES.step]: message.step,
-    [SAGA_ATTRIBUTES.phase]: message.phase,
-    [SAGA_ATTRIBUTES.attempt]: message.attempt,
-    [SAGA_ATTRIBUTES.participant]: participant,
-    'messaging.message.id': message.messageId,
-  });
 }

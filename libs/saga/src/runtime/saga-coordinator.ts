@@ -20,11 +20,11 @@ import { recordFresh } from './inbox';
 import { runOptimistically } from './optimistic';
 import {
   activeContext,
-  contextOf,
   endSpan,
   runIn,
   SAGA_ATTRIBUTES,
   SpanKind,
+  startMessageSpan,
   startTraced,
   type Traced,
 } from './tracing';
@@ -85,7 +85,14 @@ export class SagaCoordinator {
     const valid = batch.filter((_, i) => dispositions[i].kind === 'ack').map((b) => b.message);
     if (valid.length === 0) return dispositions;
     // One span per reply (see `tracing.ts`), whichever transaction ends up applying it, under the participant's.
-    const traces = new Map(valid.map((m) => [m.messageId, replySpan(m)]));
+    const traces = new Map(
+      valid.map((m) => [
+        m.messageId,
+        startMessageSpan(`saga reply ${m.sagaType}`, m, {
+          [SAGA_ATTRIBUTES.outcome]: m.outcome ?? 'unknown',
+        }),
+      ]),
+    );
     const result = await this.applyAll(batch, valid, dispositions, traces);
     batch.forEach(({ message }, i) => {
       const traced = traces.get(message.messageId);
@@ -242,17 +249,4 @@ export class SagaCoordinator {
     }
     this.relay.enqueue(outbox);
   }
-}
-
-/** The span of one reply's application, under the span of the participant that sent it. */
-function replySpan(message: SagaMessage): Traced {
-  return startTraced(`saga reply ${message.sagaType}`, SpanKind.CONSUMER, contextOf(message.traceparent), {
-    [SAGA_ATTRIBUTES.id]: message.sagaId,
-    [SAGA_ATTRIBUTES.type]: message.sagaType,
-    [SAGA_ATTRIBUTES.step]: message.step,
-    [SAGA_ATTRIBUTES.phase]: message.phase,
-    [SAGA_ATTRIBUTES.attempt]: message.attempt,
-    [SAGA_ATTRIBUTES.outcome]: message.outcome ?? 'unknown',
-    'messaging.message.id': message.messageId,
-  });
 }

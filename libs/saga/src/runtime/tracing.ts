@@ -9,6 +9,7 @@ import {
   type Context,
   type Span,
 } from '@opentelemetry/api';
+import type { SagaMessage } from '../transport/message';
 
 /**
  * OpenTelemetry tracing through `@opentelemetry/api`: a span for each saga start, each command a participant handles
@@ -70,6 +71,19 @@ export interface Traced {
 export function startTraced(name: string, kind: SpanKind, parent: Context, attributes: Attributes): Traced {
   const span = trace.getTracer(TRACER_NAME).startSpan(name, { kind, attributes }, parent);
   return { span, ctx: trace.setSpan(parent, span) };
+}
+
+/** The span of handling one message (a command, a reply), under the span that sent it, with its saga's attributes. */
+export function startMessageSpan(name: string, message: SagaMessage, attributes: Attributes): Traced {
+  return startTraced(name, SpanKind.CONSUMER, contextOf(message.traceparent), {
+    [SAGA_ATTRIBUTES.id]: message.sagaId,
+    [SAGA_ATTRIBUTES.type]: message.sagaType,
+    [SAGA_ATTRIBUTES.step]: message.step,
+    [SAGA_ATTRIBUTES.phase]: message.phase,
+    [SAGA_ATTRIBUTES.attempt]: message.attempt,
+    'messaging.message.id': message.messageId,
+    ...attributes,
+  });
 }
 
 /** Runs `fn` with `traced`'s span active. */
