@@ -21,6 +21,26 @@ async function withAdminClient<T>(fn: (client: Client) => Promise<T>): Promise<T
   }
 }
 
+/**
+ * Writes every dirty buffer out now (`CHECKPOINT`), so that a window does not pay for an earlier one's writes (or for
+ * the growth run's preload): a checkpoint that PostgreSQL starts on its own (every 5 min, or when enough WAL has been
+ * written) would otherwise fall in whichever window runs then. Needs a superuser or `pg_checkpoint`; without, says
+ * so once and goes on. Returns the seconds it took.
+ */
+export async function checkpoint(): Promise<number> {
+  const t0 = Date.now();
+  try {
+    await withAdminClient((client) => client.query('CHECKPOINT'));
+  } catch (err) {
+    if (!checkpointRefused) {
+      checkpointRefused = true;
+      process.stderr.write(`note: CHECKPOINT refused (${String(err)}): a checkpoint may fall in a window\n`);
+    }
+  }
+  return (Date.now() - t0) / 1000;
+}
+let checkpointRefused = false;
+
 /** Creates the database if it does not exist (tolerates a concurrent creation). */
 export async function ensureDatabase(name: string): Promise<void> {
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`unsafe database name: ${name}`);

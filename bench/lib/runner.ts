@@ -2,7 +2,7 @@ import { deleteQueues, purgeQueues } from './broker';
 import type { ServiceStats } from './control';
 import { allProcessCpu, cpuDelta, cpuSecondsByPid, machineBusySeconds, pidsByComm } from './cpu';
 import type { LoadResult } from './load';
-import { backendPids, readDbStats, type DbStats } from './pg-stats';
+import { backendPids, checkpoint, readDbStats, type DbStats } from './pg-stats';
 import { spawnService, type ServiceHandle, type StopResult } from './process';
 
 export interface ServiceSpec {
@@ -244,6 +244,10 @@ async function measure(
     'WARM',
     60_000 + warmup * 1000,
   );
+  if (variant.databases.length) {
+    const seconds = await checkpoint();
+    if (seconds > 1) process.stderr.write(`CHECKPOINT before the window: ${seconds.toFixed(1)} s\n`);
+  }
   await sleep(settleMs);
   const before = await readCounts(services, variant.databases);
   const cpuBefore = await readCpu(services, variant.databases);
