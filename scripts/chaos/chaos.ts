@@ -1,8 +1,9 @@
 /**
  * The chaos test (issue "Failure handling and recovery", item 6): the distributed shop — two replicas of the
  * order service (competing consumers on the same queues, one database) and of payment and of shipping
- * (`--participant-replicas`) — takes a few hundred orders over HTTP while its processes are SIGKILLed and restarted, the broker drops every connection
- * and PostgreSQL terminates every session. Once the faults stop and every saga has finished, the end state is
+ * (`--participant-replicas`) — takes a few hundred orders over HTTP while its processes are SIGKILLed and
+ * restarted (and some gracefully restarted, `--restarts`), the broker drops every connection and PostgreSQL
+ * terminates every session. Once the faults stop and every saga has finished, the end state is
  * checked FROM THE DATABASES: nothing lost, nothing duplicated, every saga terminal and as expected, and the
  * orders, payments, shipments and credit consistent with it.
  *

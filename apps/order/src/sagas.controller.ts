@@ -12,7 +12,6 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { Type } from 'class-transformer';
-import { OperatorGuard } from './operator.guard';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import {
   SAGA_STATUSES,
@@ -22,6 +21,7 @@ import {
   type SagaView,
 } from 'nestjs-saga';
 import { bodyValidationPipe, invalidInput } from '../../shared/src/validation';
+import { OperatorGuard } from './operator.guard';
 
 export class ListSagasQuery {
   /** Comma-separated statuses, e.g. `COMPENSATION_FAILED,RUNNING`. */
