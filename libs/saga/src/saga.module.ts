@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { SagaTransactions } from './persistence/typeorm/transactions';
 import { TypeOrmSagaStore } from './persistence/typeorm/typeorm-saga-store';
 import { OutboxRelay } from './runtime/outbox-relay';
+import { SagaMetrics } from './runtime/metrics';
 import { ParticipantRuntime } from './runtime/participant-runtime';
 import { SagaCoordinator } from './runtime/saga-coordinator';
 import { SagaStarter } from './runtime/saga-starter';
@@ -61,6 +62,7 @@ import { InProcessTransport } from './transport/in-process/in-process.transport'
     SagaExplorer,
     SagaProcessor,
     SagaWaiters,
+    SagaMetrics,
     OutboxRelay,
     SagaCoordinator,
     SagaStarter,

@@ -3,6 +3,7 @@ import type { OutboxRecord, SagaStore } from '../persistence/saga-store';
 import { SAGA_STORE, SAGA_TRANSPORT } from '../saga.constants';
 import type { SagaMessage } from '../transport/message';
 import type { SagaTransport } from '../transport/transport';
+import { SagaMetrics } from './metrics';
 import { SagaRuntimeOptions } from './runtime-options';
 
 /** An outbox row as handed over right after its commit: the envelope is already parsed. */
@@ -32,6 +33,7 @@ export class OutboxRelay {
     @Inject(SAGA_TRANSPORT) private readonly transport: SagaTransport,
     @Inject(SAGA_STORE) private readonly store: SagaStore,
     private readonly options: SagaRuntimeOptions,
+    private readonly metrics: SagaMetrics,
   ) {}
 
   /** Hands over the rows of a transaction that has committed. */
@@ -87,9 +89,11 @@ export class OutboxRelay {
       this.logger.warn(
         `Publishing ${batch.length} message(s) failed, the sweep will retry: ${String(error)}`,
       );
+      this.metrics.publish(batch.length, false);
       await this.store.markFailed(ids, String(error)).catch(() => undefined);
       return false;
     }
+    this.metrics.publish(batch.length, true);
     this.markLater(ids);
     return true;
   }

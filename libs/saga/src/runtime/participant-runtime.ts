@@ -11,6 +11,7 @@ import type { CommandContext } from './contexts';
 import { describeFailure } from './failure';
 import { recordFresh } from './inbox';
 import { abortsOptimisticRun, Isolation, runOptimistically } from './optimistic';
+import { SagaMetrics } from './metrics';
 import { OutboxRelay } from './outbox-relay';
 import { validateAgainst } from './payload-validation';
 import { commitWrites, SagaWrites } from './saga-processor';
@@ -49,6 +50,7 @@ export class ParticipantRuntime {
     private readonly transactions: SagaTransactions,
     @Inject(SAGA_STORE) private readonly store: SagaStore,
     private readonly relay: OutboxRelay,
+    private readonly metrics: SagaMetrics,
   ) {}
 
   async handleCommands(participant: string, batch: IncomingMessage[]): Promise<Disposition[]> {
@@ -137,7 +139,12 @@ export class ParticipantRuntime {
       const rows = await commitWrites(this.store, manager, writes);
       // Registered inside the transaction: on PostgreSQL the relay gets the rows as soon as the COMMIT is
       // answered, before the connection goes back to the pool.
-      this.transactions.afterCommit(() => this.relay.enqueue(rows));
+      const replies = writes.messages;
+      this.transactions.afterCommit(() => {
+        this.relay.enqueue(rows);
+        for (const reply of replies)
+          this.metrics.command(participant, reply.type, reply.outcome ?? 'success');
+      });
     });
   }
 

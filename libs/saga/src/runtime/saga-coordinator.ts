@@ -15,6 +15,7 @@ import type { Applied } from './saga-processor';
 import { SagaRegistry } from './saga-registry';
 import { SagaRuntimeOptions } from './runtime-options';
 import { SagaWaiters } from './saga-waiters';
+import { SagaMetrics } from './metrics';
 import { withConflictRetries } from './conflicts';
 import { recordFresh } from './inbox';
 import { runOptimistically } from './optimistic';
@@ -45,6 +46,7 @@ export class SagaCoordinator {
     private readonly relay: OutboxRelay,
     private readonly waiters: SagaWaiters,
     private readonly options: SagaRuntimeOptions,
+    private readonly metrics: SagaMetrics,
   ) {}
 
   get inboxConsumer(): string {
@@ -238,6 +240,7 @@ export class SagaCoordinator {
   private committed(applied: Applied[], outbox: CommittedMessage[]): void {
     for (const a of applied) {
       if (a.ignored || a.rejected) continue;
+      this.metrics.transition(a.record);
       const { id, type, state, currentStep } = a.record;
       this.waiters.notify({
         sagaId: id,

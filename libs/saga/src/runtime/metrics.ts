@@ -1,0 +1,72 @@
+import { Injectable } from '@nestjs/common';
+import { metrics, type Counter, type Histogram } from '@opentelemetry/api';
+import { isTerminal } from '../engine/saga-state';
+import type { SagaInstanceRecord } from '../persistence/saga-store';
+
+/**
+ * OpenTelemetry metrics through `@opentelemetry/api`, recorded by this process (meter `nestjs-saga`):
+ *
+ * - `saga.transitions` (counter): committed saga transitions, by `saga.type` and the `saga.status` they led to;
+ * - `saga.finished` (counter) and `saga.duration` (histogram, ms, start → terminal state): sagas that reached a
+ *   terminal status (COMPLETED, COMPENSATED, COMPENSATION_FAILED), by `saga.type` and `saga.status`;
+ * - `saga.commands` (counter): commands a participant handled, by `saga.participant`, `saga.command` and
+ *   `saga.outcome` (`success`/`failure`);
+ * - `saga.outbox.published` and `saga.outbox.publish_failures` (counters): messages the relay published, and those
+ *   whose publish failed (the sweep sends them again).
+ *
+ * The instruments are created when the module starts: register the application's MeterProvider before (as one does
+ * for any instrumented library); without one they are the API's no-ops.
+ */
+@Injectable()
+export class SagaMetrics {
+  private readonly transitions: Counter;
+  private readonly finished: Counter;
+  private readonly duration: Histogram;
+  private readonly commands: Counter;
+  private readonly published: Counter;
+  private readonly publishFailures: Counter;
+
+  constructor() {
+    const meter = metrics.getMeter('nestjs-saga');
+    this.transitions = meter.createCounter('saga.transitions', {
+      description: 'Committed saga transitions, by saga type and the status they led to',
+    });
+    this.finished = meter.createCounter('saga.finished', {
+      description: 'Sagas that reached a terminal status',
+    });
+    this.duration = meter.createHistogram('saga.duration', {
+      description: 'Time from a saga start to its terminal status',
+      unit: 'ms',
+    });
+    this.commands = meter.createCounter('saga.commands', {
+      description: 'Commands handled by a participant, by outcome',
+    });
+    this.published = meter.createCounter('saga.outbox.published', {
+      description: 'Messages the outbox relay published',
+    });
+    this.publishFailures = meter.createCounter('saga.outbox.publish_failures', {
+      description: 'Messages whose publish failed (left for the sweep)',
+    });
+  }
+
+  /** A committed transition of `record` (its state after the transition). */
+  transition(record: SagaInstanceRecord): void {
+    const attributes = { 'saga.type': record.type, 'saga.status': record.state.status };
+    this.transitions.add(1, attributes);
+    if (!isTerminal(record.state.status)) return;
+    this.finished.add(1, attributes);
+    this.duration.record(Math.max(0, record.updatedAt - record.createdAt), attributes);
+  }
+
+  command(participant: string, command: string, outcome: 'success' | 'failure'): void {
+    this.commands.add(1, {
+      'saga.participant': participant,
+      'saga.command': command,
+      'saga.outcome': outcome,
+    });
+  }
+
+  publish(count: number, ok: boolean): void {
+    (ok ? this.published : this.publishFailures).add(count);
+  }
+}

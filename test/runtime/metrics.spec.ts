@@ -1,0 +1,83 @@
+import { metrics } from '@opentelemetry/api';
+import { MeterProvider, MetricReader, type CollectionResult } from '@opentelemetry/sdk-metrics';
+import type { TestingModule } from '@nestjs/testing';
+import { InProcessTransport, SagaManager } from 'nestjs-saga';
+import { dataSourceOptions } from '../support/databases';
+import { bootTransferApp, TransferSaga } from './transfer-saga.fixture';
+
+/** Collects on demand (what a Prometheus scrape or a periodic exporter would read). */
+class TestReader extends MetricReader {
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+type Point = { attributes: Record<string, unknown>; value: unknown };
+
+/** The data points of metric `name` in a collection. */
+function points(result: CollectionResult, name: string): Point[] {
+  const metric = result.resourceMetrics.scopeMetrics
+    .flatMap((s) => s.metrics)
+    .find((m) => m.descriptor.name === name);
+  return metric?.dataPoints ?? [];
+}
+
+/** The value of the point of `name` whose attributes include `attributes`. */
+function valueOf(result: CollectionResult, name: string, attributes: Record<string, string>): unknown {
+  const point = points(result, name).find((p) =>
+    Object.entries(attributes).every(([k, v]) => p.attributes[k] === v),
+  );
+  return point?.value;
+}
+
+describe('OpenTelemetry metrics (in-process transport, SQLite)', () => {
+  const reader = new TestReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  let moduleRef: TestingModule;
+
+  beforeAll(async () => {
+    // Registered before the app starts, as an application does: the instruments are created at boot.
+    metrics.setGlobalMeterProvider(provider);
+    moduleRef = await bootTransferApp(await dataSourceOptions('sqlite', 'metrics_test'), {
+      service: 'bank-app',
+      transport: new InProcessTransport({ retryDelayMs: 10 }),
+    });
+  });
+
+  afterAll(async () => {
+    await moduleRef?.close();
+    await provider.shutdown();
+    metrics.disable();
+  });
+
+  it('counts transitions, finished sagas and their duration, commands by outcome, and published messages', async () => {
+    const sagas = moduleRef.get(SagaManager);
+    const completed = await sagas.start(TransferSaga, { account: 'acc-1', amount: 50, country: 'FR' });
+    const declined = await sagas.start(TransferSaga, { account: 'acc-1', amount: 500, country: 'FR' });
+    expect((await sagas.waitFor(completed, { timeoutMs: 10_000 })).status).toBe('COMPLETED');
+    expect((await sagas.waitFor(declined, { timeoutMs: 10_000 })).status).toBe('COMPENSATED');
+
+    const result = await reader.collect();
+    const transfer = { 'saga.type': 'transfer' };
+    expect(valueOf(result, 'saga.finished', { ...transfer, 'saga.status': 'COMPLETED' })).toBe(1);
+    expect(valueOf(result, 'saga.finished', { ...transfer, 'saga.status': 'COMPENSATED' })).toBe(1);
+    expect(valueOf(result, 'saga.transitions', { ...transfer, 'saga.status': 'COMPLETED' })).toBe(1);
+    expect(
+      valueOf(result, 'saga.transitions', { ...transfer, 'saga.status': 'RUNNING' }),
+    ).toBeGreaterThanOrEqual(3);
+    const durations = points(result, 'saga.duration').map((p) => p.value as { count: number; min: number });
+    expect(durations.reduce((n, d) => n + d.count, 0)).toBe(2);
+    expect(Math.min(...durations.map((d) => d.min))).toBeGreaterThanOrEqual(0);
+
+    const debit = { 'saga.participant': 'bank', 'saga.command': 'Debit' };
+    expect(valueOf(result, 'saga.commands', { ...debit, 'saga.outcome': 'success' })).toBe(1);
+    expect(valueOf(result, 'saga.commands', { ...debit, 'saga.outcome': 'failure' })).toBe(1);
+    expect(valueOf(result, 'saga.commands', { 'saga.command': 'Notify', 'saga.outcome': 'success' })).toBe(1);
+    // Debit, its reply, Notify, its reply; then Debit and its (failure) reply.
+    expect(valueOf(result, 'saga.outbox.published', {})).toBe(6);
+    expect(points(result, 'saga.outbox.publish_failures')).toEqual([]);
+  });
+});
