@@ -28,25 +28,22 @@ export class SagaMetrics {
 
   constructor() {
     const meter = metrics.getMeter('nestjs-saga');
-    this.transitions = meter.createCounter('saga.transitions', {
-      description: 'Committed saga transitions, by saga type and the status they led to',
-    });
-    this.finished = meter.createCounter('saga.finished', {
-      description: 'Sagas that reached a terminal status',
-    });
+    const counter = (name: string, description: string) => meter.createCounter(name, { description });
+    this.transitions = counter(
+      'saga.transitions',
+      'Committed saga transitions, by saga type and the status they led to',
+    );
+    this.finished = counter('saga.finished', 'Sagas that reached a terminal status');
     this.duration = meter.createHistogram('saga.duration', {
       description: 'Time from a saga start to its terminal status',
       unit: 'ms',
     });
-    this.commands = meter.createCounter('saga.commands', {
-      description: 'Commands handled by a participant, by outcome',
-    });
-    this.published = meter.createCounter('saga.outbox.published', {
-      description: 'Messages the outbox relay published',
-    });
-    this.publishFailures = meter.createCounter('saga.outbox.publish_failures', {
-      description: 'Messages whose publish failed (left for the sweep)',
-    });
+    this.commands = counter('saga.commands', 'Commands handled by a participant, by outcome');
+    this.published = counter('saga.outbox.published', 'Messages the outbox relay published');
+    this.publishFailures = counter(
+      'saga.outbox.publish_failures',
+      'Messages whose publish failed (left for the sweep)',
+    );
   }
 
   /** A committed transition of `record` (its state after the transition). */
