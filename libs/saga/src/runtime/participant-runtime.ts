@@ -18,7 +18,7 @@ import { commitWrites, SagaWrites } from './saga-processor';
 import { SagaRegistry } from './saga-registry';
 import type { RegisteredCommandHandler } from './saga-registry';
 import {
-  endSpan,
+  endMessageSpans,
   markFailed,
   runIn,
   SAGA_ATTRIBUTES,
@@ -68,16 +68,15 @@ export class ParticipantRuntime {
     }
     if (prepared.length === 0) return dispositions;
     // One span per command (see `tracing.ts`), whichever transaction ends up running it, under the command's.
+    const spans = new Map<string, Traced>();
     for (const p of prepared) {
       p.trace = startMessageSpan(`saga command ${p.message.type}`, p.message, {
         [SAGA_ATTRIBUTES.participant]: participant,
       });
+      spans.set(p.message.messageId, p.trace);
     }
     const result = await this.executeAll(participant, batch, prepared, dispositions);
-    for (const p of prepared) {
-      const retried = result[batch.findIndex((b) => b.message === p.message)]?.kind === 'retry';
-      endSpan(p.trace!.span, retried ? new Error('not handled: will be redelivered') : undefined);
-    }
+    endMessageSpans(batch, result, spans, 'not handled: will be redelivered');
     return result;
   }
 

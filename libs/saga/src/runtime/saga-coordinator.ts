@@ -21,7 +21,8 @@ import { recordFresh } from './inbox';
 import { runOptimistically } from './optimistic';
 import {
   activeContext,
-  endSpan,
+  endingSpan,
+  endMessageSpans,
   runIn,
   SAGA_ATTRIBUTES,
   SpanKind,
@@ -59,8 +60,8 @@ export class SagaCoordinator {
     const traced = startTraced(`saga ${event.type}`, SpanKind.INTERNAL, activeContext(), {
       [SAGA_ATTRIBUTES.id]: sagaId,
     });
-    try {
-      const applied = await withConflictRetries(async () => {
+    return endingSpan(traced.span, () =>
+      withConflictRetries(async () => {
         return runOptimistically(this.transactions, async (manager, isolation) => {
           const record = await this.store.findInstance(manager, sagaId);
           if (!record) throw new SagaNotFoundError(sagaId);
@@ -72,13 +73,8 @@ export class SagaCoordinator {
           this.afterCommit([result], await this.processor.flush(manager, writes));
           return result;
         });
-      });
-      endSpan(traced.span);
-      return applied;
-    } catch (error) {
-      endSpan(traced.span, error);
-      throw error;
-    }
+      }),
+    );
   }
 
   /** Handles replies: all in one transaction; if that fails, one by one, so one bad reply cannot block the rest. */
@@ -96,12 +92,7 @@ export class SagaCoordinator {
       ]),
     );
     const result = await this.applyAll(batch, valid, dispositions, traces);
-    batch.forEach(({ message }, i) => {
-      const traced = traces.get(message.messageId);
-      if (!traced) return;
-      const retried = result[i].kind === 'retry';
-      endSpan(traced.span, retried ? new Error('not applied: will be redelivered') : undefined);
-    });
+    endMessageSpans(batch, result, traces, 'not applied: will be redelivered');
     return result;
   }
 

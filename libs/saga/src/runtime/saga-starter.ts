@@ -13,7 +13,7 @@ import type { Applied } from './saga-processor';
 import type { RegisteredSaga } from './saga-registry';
 import {
   activeContext,
-  endSpan,
+  endingSpan,
   runIn,
   SAGA_ATTRIBUTES,
   SpanKind,
@@ -69,8 +69,7 @@ export class SagaStarter {
     const trace = startTraced(`saga start ${saga.definition.name}`, SpanKind.PRODUCER, activeContext(), {
       [SAGA_ATTRIBUTES.type]: saga.definition.name,
     });
-    const { span } = trace;
-    try {
+    return endingSpan(trace.span, async () => {
       const record = this.transactions.inTransaction()
         ? await this.startInCurrentTransaction(saga, data, how, trace)
         : await new Promise<SagaInstanceRecord>((resolve, reject) => {
@@ -81,7 +80,7 @@ export class SagaStarter {
               setImmediate(() => this.drain());
             }
           });
-      span.setAttribute(SAGA_ATTRIBUTES.id, record.id);
+      trace.span.setAttribute(SAGA_ATTRIBUTES.id, record.id);
       if (record.type !== saga.definition.name) {
         throw new IdempotencyKeyConflictError(
           how.idempotencyKey ?? how.id,
@@ -90,12 +89,8 @@ export class SagaStarter {
           saga.definition.name,
         );
       }
-      endSpan(span);
       return record.id;
-    } catch (error) {
-      endSpan(span, error);
-      throw error;
-    }
+    });
   }
 
   /**

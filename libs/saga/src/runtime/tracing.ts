@@ -10,6 +10,7 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import type { SagaMessage } from '../transport/message';
+import type { Disposition, IncomingMessage } from '../transport/transport';
 
 /**
  * OpenTelemetry tracing through `@opentelemetry/api`: a span for each saga start, each command a participant handles
@@ -41,7 +42,7 @@ export function traceparentOf(ctx: Context): string | undefined {
 }
 
 /** The context a message's `traceparent` names as parent (the root context when it has none). */
-export function contextOf(traceparent: string | undefined): Context {
+function contextOf(traceparent: string | undefined): Context {
   return traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
 }
 
@@ -51,7 +52,7 @@ export function activeContext(): Context {
 }
 
 /** Ends `span`; with `error`, as failed (the error recorded, the status ERROR with its message). */
-export function endSpan(span: Span, error?: unknown): void {
+function endSpan(span: Span, error?: unknown): void {
   if (error !== undefined) {
     const failure =
       error instanceof Error ? error : new Error(typeof error === 'string' ? error : JSON.stringify(error));
@@ -84,6 +85,34 @@ export function startMessageSpan(name: string, message: SagaMessage, attributes:
     'messaging.message.id': message.messageId,
     ...attributes,
   });
+}
+
+/**
+ * Ends the spans of a batch's messages (`spans` by message id; those without one are skipped) once `dispositions`
+ * are known: a message to be redelivered ends failed, with `retryReason`.
+ */
+export function endMessageSpans(
+  batch: readonly IncomingMessage[],
+  dispositions: readonly Disposition[],
+  spans: ReadonlyMap<string, Traced>,
+  retryReason: string,
+): void {
+  batch.forEach(({ message }, i) => {
+    const traced = spans.get(message.messageId);
+    if (traced) endSpan(traced.span, dispositions[i]?.kind === 'retry' ? new Error(retryReason) : undefined);
+  });
+}
+
+/** Runs `fn`, then ends `span`: failed, with the error, if `fn` throws. */
+export async function endingSpan<T>(span: Span, fn: () => Promise<T>): Promise<T> {
+  try {
+    const result = await fn();
+    endSpan(span);
+    return result;
+  } catch (error) {
+    endSpan(span, error);
+    throw error;
+  }
 }
 
 /** Runs `fn` with `traced`'s span active. */
