@@ -38,20 +38,21 @@ import { InProcessTransport } from './transport/in-process/in-process.transport'
     },
     {
       provide: SagaTransactions,
-      useFactory: (dataSource: DataSource, options: SagaModuleOptions) =>
+      useFactory: (dataSource: DataSource, { database }: SagaRuntimeOptions) =>
         new SagaTransactions(dataSource, {
-          pipelining: options.database?.pipelining,
-          prepareRepeated: (options.database?.preparedStatements ?? true) === true,
+          pipelining: database.pipelining,
+          prepareRepeated: database.prepareRepeated,
         }),
-      inject: [SAGA_DATA_SOURCE, SAGA_MODULE_OPTIONS],
+      inject: [SAGA_DATA_SOURCE, SagaRuntimeOptions],
     },
     {
       provide: SAGA_STORE,
-      useFactory: (dataSource: DataSource, transactions: SagaTransactions, options: SagaModuleOptions) =>
-        new TypeOrmSagaStore(dataSource, transactions, {
-          preparedStatements: options.database?.preparedStatements !== false,
-        }),
-      inject: [SAGA_DATA_SOURCE, SagaTransactions, SAGA_MODULE_OPTIONS],
+      useFactory: (
+        dataSource: DataSource,
+        transactions: SagaTransactions,
+        { database }: SagaRuntimeOptions,
+      ) => new TypeOrmSagaStore(dataSource, transactions, { preparedStatements: database.prepareLibrary }),
+      inject: [SAGA_DATA_SOURCE, SagaTransactions, SagaRuntimeOptions],
     },
     {
       provide: SAGA_TRANSPORT,

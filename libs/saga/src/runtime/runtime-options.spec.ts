@@ -12,4 +12,13 @@ describe('SagaRuntimeOptions', () => {
       `'database.preparedStatements' must be true, false or 'library', got "yes"`,
     );
   });
+
+  it('resolves what is prepared: everything by default, the library only, or nothing', () => {
+    const resolved = (preparedStatements?: boolean | 'library') =>
+      new SagaRuntimeOptions({ service: 's', database: { preparedStatements, pipelining: false } }).database;
+    expect(resolved()).toEqual({ pipelining: false, prepareLibrary: true, prepareRepeated: true });
+    expect(resolved(true)).toEqual({ pipelining: false, prepareLibrary: true, prepareRepeated: true });
+    expect(resolved('library')).toEqual({ pipelining: false, prepareLibrary: true, prepareRepeated: false });
+    expect(resolved(false)).toEqual({ pipelining: false, prepareLibrary: false, prepareRepeated: false });
+  });
 });

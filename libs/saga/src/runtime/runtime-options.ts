@@ -15,6 +15,12 @@ export class SagaRuntimeOptions {
   };
   readonly timerIntervalMs: number;
   readonly retention: { sentOutboxMs: number; inboxMs: number; finishedSagasMs?: number; intervalMs: number };
+  /**
+   * `database.*` resolved: `pipelining` as given (the transactions default it); `prepareLibrary`: the library's own
+   * statements prepared (`preparedStatements` not false); `prepareRepeated`: the steps' and handlers' repeated ones
+   * too (`preparedStatements` true, the default).
+   */
+  readonly database: { pipelining?: boolean; prepareLibrary: boolean; prepareRepeated: boolean };
 
   constructor(options: SagaModuleOptions) {
     const prepared = options.database?.preparedStatements;
@@ -23,6 +29,11 @@ export class SagaRuntimeOptions {
         `SagaModule: 'database.preparedStatements' must be true, false or 'library', got ${JSON.stringify(prepared)}.`,
       );
     }
+    this.database = {
+      pipelining: options.database?.pipelining,
+      prepareLibrary: prepared !== false,
+      prepareRepeated: (prepared ?? true) === true,
+    };
     this.service = options.service;
     this.consume = options.consume ?? true;
     this.relay = {
