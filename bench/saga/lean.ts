@@ -115,7 +115,7 @@ class LeanOrderSaga {
 
 @SagaParticipant('payment')
 class LeanPayment {
-  @HandleCommand('ChargePayment')
+  @HandleCommand('ChargePayment', { sideEffects: false })
   async charge(
     cmd: { orderId: string; customerId: string; amount: number },
     { manager }: CommandContext,
@@ -134,7 +134,7 @@ class LeanPayment {
     return { paymentId };
   }
 
-  @HandleCommand('RefundPayment')
+  @HandleCommand('RefundPayment', { sideEffects: false })
   async refund(cmd: { orderId: string }, { manager }: CommandContext): Promise<object> {
     await manager.query("UPDATE lean_payment SET status = 'REFUNDED' WHERE order_id = $1", [cmd.orderId]);
     return {};
@@ -143,7 +143,7 @@ class LeanPayment {
 
 @SagaParticipant('shipping')
 class LeanShipping {
-  @HandleCommand('ScheduleShipment')
+  @HandleCommand('ScheduleShipment', { sideEffects: false })
   async schedule(cmd: { orderId: string; country: string }, { manager }: CommandContext): Promise<object> {
     const shipmentId = randomUUID();
     await manager.query(

@@ -15,14 +15,14 @@ import { PaymentsService } from './payments.service';
 export class PaymentParticipant {
   constructor(private readonly payments: PaymentsService) {}
 
-  @HandleCommand(CHARGE_PAYMENT, { payload: ChargePayment })
+  @HandleCommand(CHARGE_PAYMENT, { payload: ChargePayment, sideEffects: false })
   async charge(cmd: ChargePayment, ctx: CommandContext): Promise<PaymentCharged> {
     const result = await this.payments.charge(ctx.manager, cmd, ctx.attempt);
     if (!result.ok) throw new StepFailure(result.reason, { customerId: cmd.customerId });
     return { paymentId: result.payment.id };
   }
 
-  @HandleCommand(REFUND_PAYMENT, { payload: RefundPayment })
+  @HandleCommand(REFUND_PAYMENT, { payload: RefundPayment, sideEffects: false })
   refund(cmd: RefundPayment, ctx: CommandContext): Promise<PaymentRefunded> {
     return this.payments.refund(ctx.manager, cmd);
   }

@@ -12,7 +12,7 @@ import { ShippingService } from './shipping.service';
 export class ShippingParticipant {
   constructor(private readonly shipping: ShippingService) {}
 
-  @HandleCommand(SCHEDULE_SHIPMENT, { payload: ScheduleShipment })
+  @HandleCommand(SCHEDULE_SHIPMENT, { payload: ScheduleShipment, sideEffects: false })
   async schedule(cmd: ScheduleShipment, ctx: CommandContext): Promise<ShipmentScheduled> {
     const result = await this.shipping.schedule(ctx.manager, cmd, ctx.attempt);
     if (!result.ok) throw new StepFailure(result.reason, { country: cmd.country });

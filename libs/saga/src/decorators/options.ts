@@ -46,6 +46,15 @@ export interface HandleCommandOptions {
   payload?: Type<object>;
   /** Which thrown errors are business failures (default: `StepFailure`); others are transient and retried. */
   businessErrors?: BusinessErrors;
+  /**
+   * `false` declares that the handler's only effects are its writes through `ctx.manager` (no HTTP calls, no
+   * messages, no files, no in-memory state kept): running it in a transaction that rolls back leaves no trace. The
+   * library may then run it while the command's inbox row is still being written, instead of after (PostgreSQL with
+   * `database.pipelining`: one round trip less per command); when that row shows a duplicate, the run is rolled
+   * back and the command acknowledged, as ever. Default `true`: the handler runs only once the inbox has said the
+   * command is new.
+   */
+  sideEffects?: boolean;
 }
 
 /** Metadata records (internal). */

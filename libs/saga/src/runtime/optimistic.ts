@@ -2,19 +2,30 @@ import { TypeORMError } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 import type { SagaTransactions } from '../persistence/typeorm/transactions';
 
-/** Aborts an optimistic transaction: user code failed, so the transaction is run again with savepoints. */
+/**
+ * Aborts an optimistic transaction, which is then run again with savepoints: user code failed (`key` names it), or
+ * the run's guess was wrong (no key: nothing to replay).
+ */
 class SavepointsNeeded extends Error {
   constructor(
-    readonly key: string,
+    readonly key: string | undefined,
     readonly original: unknown,
   ) {
-    super(`user code ${key} failed inside an optimistic transaction`);
+    super(key === undefined ? String(original) : `user code ${key} failed inside an optimistic transaction`);
   }
 }
 
 /** True for the signal that aborts an optimistic transaction: catch blocks around user code must rethrow it. */
 export function abortsOptimisticRun(error: unknown): boolean {
   return error instanceof SavepointsNeeded;
+}
+
+/**
+ * The error to throw from an optimistic run (`isolation.safe` false) that guessed wrong: its transaction rolls back
+ * and runs again with savepoints (`isolation.safe` true), where it must not guess.
+ */
+export function guessedWrong(reason: string): Error {
+  return new SavepointsNeeded(undefined, reason);
 }
 
 /**
@@ -73,7 +84,8 @@ export async function runOptimistically<T>(
     return await transactions.run((manager) => fn(manager, new Isolation(false, undefined, transactions)));
   } catch (error) {
     if (!(error instanceof SavepointsNeeded)) throw error;
-    const failed = new Map([[error.key, error.original]]);
+    const failed = new Map<string, unknown>();
+    if (error.key !== undefined) failed.set(error.key, error.original);
     return transactions.run((manager) => fn(manager, new Isolation(true, failed, transactions)));
   }
 }

@@ -10,7 +10,7 @@ import type { Disposition, IncomingMessage } from '../transport/transport';
 import type { CommandContext } from './contexts';
 import { describeFailure } from './failure';
 import { recordFresh } from './inbox';
-import { abortsOptimisticRun, Isolation, runOptimistically } from './optimistic';
+import { abortsOptimisticRun, guessedWrong, Isolation, runOptimistically } from './optimistic';
 import { SagaMetrics } from './metrics';
 import { OutboxRelay } from './outbox-relay';
 import { validateAgainst } from './payload-validation';
@@ -127,14 +127,14 @@ export class ParticipantRuntime {
   private async execute(participant: string, commands: Prepared[]): Promise<void> {
     await runOptimistically(this.transactions, async (manager, isolation) => {
       const writes = new SagaWrites(isolation);
-      const { fresh } = await recordFresh(
-        this.store,
-        manager,
-        `participant:${participant}`,
-        commands,
-        (c) => c.message.messageId,
-      );
-      for (const command of fresh) writes.messages.push(await this.run(manager, command, isolation));
+      const inbox = () =>
+        recordFresh(this.store, manager, `participant:${participant}`, commands, (c) => c.message.messageId);
+      if (!isolation.safe && this.canRunAhead(commands) && this.transactions.overlapsStatements(manager)) {
+        writes.messages.push(...(await this.runAhead(manager, commands, isolation, inbox())));
+      } else {
+        const { fresh } = await inbox();
+        for (const command of fresh) writes.messages.push(await this.run(manager, command, isolation));
+      }
       const rows = await commitWrites(this.store, manager, writes);
       // Registered inside the transaction: on PostgreSQL the relay gets the rows as soon as the COMMIT is
       // answered, before the connection goes back to the pool.
@@ -145,6 +145,42 @@ export class ParticipantRuntime {
           this.metrics.command(participant, reply.type, reply.outcome ?? 'success');
       });
     });
+  }
+
+  /** Every handler declared `sideEffects: false`, and no message is in the batch twice (a sure duplicate). */
+  private canRunAhead(commands: Prepared[]): boolean {
+    if (commands.some((c) => c.handler.sideEffects)) return false;
+    return new Set(commands.map((c) => c.message.messageId)).size === commands.length;
+  }
+
+  /**
+   * Runs the handlers while the batch's inbox rows are being written (`recording`), when every handler declared
+   * `sideEffects: false`: the inbox statement and the first handler's statements share the wait for PostgreSQL.
+   * If the inbox shows a duplicate, the transaction is rolled back (the handlers' writes with it) and run again
+   * the usual way, where duplicates are skipped. The inbox statement is always answered before this returns or
+   * throws: the transaction must not end (its ROLLBACK be sent, its connection released) before it was sent.
+   */
+  private async runAhead(
+    manager: EntityManager,
+    commands: Prepared[],
+    isolation: Isolation,
+    recording: Promise<{ fresh: Prepared[] }>,
+  ): Promise<SagaMessage[]> {
+    recording.catch(() => undefined); // handled below; it must not count as unhandled while the handlers run
+    const replies: SagaMessage[] = [];
+    try {
+      for (const command of commands) replies.push(await this.run(manager, command, isolation));
+    } catch (error) {
+      await recording.catch(() => undefined);
+      throw error;
+    }
+    const { fresh } = await recording;
+    if (fresh.length < commands.length) {
+      throw guessedWrong(
+        `${commands.length - fresh.length} of ${commands.length} commands were processed before`,
+      );
+    }
+    return replies;
   }
 
   /** Runs one handler with its command's span active (its own spans nest under it) and builds its reply. */

@@ -49,6 +49,12 @@ export class SagaExplorer {
       );
     }
     for (const h of handlers) {
+      const { sideEffects } = h.options;
+      if (sideEffects !== undefined && typeof sideEffects !== 'boolean') {
+        throw new SagaDefinitionError(
+          `${metatype.name}.${h.method}: @HandleCommand({ sideEffects }) must be true or false, got ${JSON.stringify(sideEffects)}.`,
+        );
+      }
       this.registry.addHandler({
         participant: name,
         command: h.command,
@@ -57,6 +63,7 @@ export class SagaExplorer {
         method: h.method,
         payloadClass: h.options.payload,
         isBusinessError: classifier(h.options.businessErrors),
+        sideEffects: sideEffects ?? true,
       });
     }
   }

@@ -19,6 +19,8 @@ export interface RegisteredCommandHandler {
   method: string;
   payloadClass?: Type<object>;
   isBusinessError: ErrorClassifier;
+  /** `@HandleCommand({ sideEffects })`: false when its only effects are writes through `ctx.manager`. */
+  sideEffects: boolean;
 }
 
 /** The sagas and participants of this application, filled once at boot by the explorer. */

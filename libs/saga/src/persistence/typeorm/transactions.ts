@@ -113,6 +113,16 @@ export class SagaTransactions {
   }
 
   /**
+   * True when `manager` is the running transaction of a pipelined PostgreSQL `run()`: a statement sent on it goes
+   * out at once, even while an earlier one's answer is pending (elsewhere, statements wait for each other, so two
+   * concurrent chains of statements gain nothing from overlapping).
+   */
+  overlapsStatements(manager: EntityManager): boolean {
+    const scope = this.scope.getStore();
+    return !!scope?.open && !!scope.pipeline && scope.manager === manager;
+  }
+
+  /**
    * Runs `fn` in a SAVEPOINT of `manager`'s transaction: if it throws, its writes are undone and so are the
    * `afterCommit` callbacks it registered; if it succeeds, they wait for the enclosing transaction's commit.
    */
