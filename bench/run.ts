@@ -43,7 +43,8 @@ async function main(): Promise<void> {
     process.argv.slice(2),
     'bench-results.json',
   );
-  const names = variants ?? Object.keys(VARIANTS).filter((n) => n !== 'saga-growth' || growthSagas > 0);
+  const growthOnly = ['saga-growth', 'saga-again'];
+  const names = variants ?? Object.keys(VARIANTS).filter((n) => growthSagas > 0 || !growthOnly.includes(n));
   const unknown = names.filter((n) => !VARIANTS[n]);
   if (unknown.length)
     throw new Error(`unknown variant(s) ${unknown.join(', ')}; known: ${Object.keys(VARIANTS).join(', ')}`);
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
   const rows = Object.values(runs).flatMap((r) => r.rows);
   const lines = [
     ...summaryLines(rows, 'saga', 'baseline'),
-    ...growthLines(rows, 'saga-growth', 'saga', growthSagas),
+    ...growthLines(rows, 'saga-growth', ['saga', 'saga-again'], growthSagas),
     ...perSagaLines(rows),
   ];
   const seconds = Math.round((Date.now() - t0) / 1000);

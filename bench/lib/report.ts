@@ -94,21 +94,36 @@ export function summaryLines(rows: ResultRow[], subject: string, reference: stri
   return lines;
 }
 
-/** The growth lines: the same variant with preloaded tables (`grown`) against empty ones (`empty`). */
-export function growthLines(rows: ResultRow[], grown: string, empty: string, preloaded: number): string[] {
+/**
+ * One line per concurrency: the growth run (`grown`) against the empty-table runs (`empty`: those measured, e.g. the
+ * run before it and the run after it), throughput and p50 compared with their mean.
+ */
+export function growthLines(
+  rows: ResultRow[],
+  grown: string,
+  empty: readonly string[],
+  preloaded: number,
+): string[] {
   const lines: string[] = [];
   for (const g of rows.filter((row) => row.variant === grown)) {
-    const e = rows.find((row) => row.variant === empty && row.concurrency === g.concurrency);
-    if (!e) continue;
-    const ratio = g.perSecond / e.perSecond;
+    const refs = rows.filter((row) => empty.includes(row.variant) && row.concurrency === g.concurrency);
+    if (refs.length === 0) continue;
+    const perSecond = mean(refs.map((r) => r.perSecond));
+    const p50 = mean(refs.map((r) => r.p50));
+    const ratio = g.perSecond / perSecond;
     const change =
       ratio <= 1 ? `${Math.round((1 - ratio) * 100)}% slower` : `${Math.round((ratio - 1) * 100)}% faster`;
+    const each = refs.length > 1 ? ` (${refs.map((r) => `${r.variant} ${perSec(r)}`).join(', ')})` : '';
     lines.push(
-      `bench growth c=${g.concurrency}: ${empty} with ${preloaded} finished sagas preloaded ${perSec(g)} vs empty ` +
-        `tables ${perSec(e)} ratio ${ratio.toFixed(2)} (${change}) p50 ${ms(g.p50)} vs ${ms(e.p50)}`,
+      `bench growth c=${g.concurrency}: saga with ${preloaded} finished sagas preloaded ${perSec(g)} vs empty ` +
+        `tables ${perSecond.toFixed(0)}/s${each} ratio ${ratio.toFixed(2)} (${change}) p50 ${ms(g.p50)} vs ${ms(p50)}`,
     );
   }
   return lines;
+}
+
+function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
 /**
