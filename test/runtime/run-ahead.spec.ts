@@ -104,6 +104,24 @@ describe('command handlers that run ahead of the inbox (PostgreSQL)', () => {
     );
   }
 
+  /**
+   * Hands `cmd` to the runtime while its inbox row is held, waits for `meanwhile`, then ends the holding transaction
+   * with `end` (ROLLBACK: the command proves new; COMMIT: a duplicate). Resolves with the runtime's dispositions.
+   */
+  async function handleWhileHeld(
+    cmd: ReturnType<typeof command>,
+    meanwhile: () => Promise<void>,
+    end: 'ROLLBACK' | 'COMMIT',
+  ): Promise<Disposition[]> {
+    await holdInboxRow(cmd.messageId);
+    const handled = runtime.handleCommands('ledger', [{ message: cmd, redelivered: end === 'COMMIT' }]);
+    await meanwhile();
+    await blocker.query(end);
+    return handled;
+  }
+
+  const handlerRan = () => eventually(() => calls.count === 1, 5_000);
+
   async function effects(sagaId: string): Promise<{ ledger: number; replies: string[] }> {
     const db = moduleRef.get(DataSource);
     const ledger = await db.getRepository(LedgerRow).countBy({ sagaId });
@@ -115,34 +133,25 @@ describe('command handlers that run ahead of the inbox (PostgreSQL)', () => {
 
   it('runs the handler while the inbox statement waits, and commits once the command proves new', async () => {
     const cmd = command('ledger', { type: 'Record', payload: { amount: 5 } });
-    await holdInboxRow(cmd.messageId);
-    const handled = runtime.handleCommands('ledger', [{ message: cmd, redelivered: false }]);
-    await eventually(() => calls.count === 1, 5_000);
-    await blocker.query('ROLLBACK');
-    expect(await handled).toEqual<Disposition[]>([{ kind: 'ack' }]);
+    expect(await handleWhileHeld(cmd, handlerRan, 'ROLLBACK')).toEqual([{ kind: 'ack' }]);
     expect(calls.count).toBe(1);
     expect(await effects(cmd.sagaId)).toEqual({ ledger: 1, replies: ['success'] });
   });
 
   it('rolls the run back when the command proves a duplicate: no effect, no reply, acknowledged', async () => {
     const cmd = command('ledger', { type: 'Record', payload: { amount: 5 } });
-    await holdInboxRow(cmd.messageId);
-    const handled = runtime.handleCommands('ledger', [{ message: cmd, redelivered: true }]);
-    await eventually(() => calls.count === 1, 5_000);
-    await blocker.query('COMMIT');
-    expect(await handled).toEqual<Disposition[]>([{ kind: 'ack' }]);
+    expect(await handleWhileHeld(cmd, handlerRan, 'COMMIT')).toEqual([{ kind: 'ack' }]);
     expect(calls.count).toBe(1); // the second run, with the inbox answered first, skipped it
     expect(await effects(cmd.sagaId)).toEqual({ ledger: 0, replies: [] });
   });
 
   it('waits for the inbox before running a handler that may have side effects (the default)', async () => {
     const cmd = command('ledger', { type: 'RecordOnce', payload: {} });
-    await holdInboxRow(cmd.messageId);
-    const handled = runtime.handleCommands('ledger', [{ message: cmd, redelivered: false }]);
-    await sleep(300);
-    expect(calls.count).toBe(0);
-    await blocker.query('ROLLBACK');
-    expect(await handled).toEqual<Disposition[]>([{ kind: 'ack' }]);
+    const notYet = async () => {
+      await sleep(300);
+      expect(calls.count).toBe(0);
+    };
+    expect(await handleWhileHeld(cmd, notYet, 'ROLLBACK')).toEqual([{ kind: 'ack' }]);
     expect(calls.count).toBe(1);
     expect(await effects(cmd.sagaId)).toEqual({ ledger: 1, replies: ['success'] });
   });
