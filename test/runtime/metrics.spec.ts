@@ -1,7 +1,11 @@
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader, type CollectionResult } from '@opentelemetry/sdk-metrics';
 import type { TestingModule } from '@nestjs/testing';
+import { DataSource } from 'typeorm';
 import { InProcessTransport, SagaManager } from 'nestjs-saga';
+import { ParticipantRuntime } from '../../libs/saga/src/runtime/participant-runtime';
+import { SagaCoordinator } from '../../libs/saga/src/runtime/saga-coordinator';
+import type { SagaMessage } from '../../libs/saga/src/transport/message';
 import { dataSourceOptions } from '../support/databases';
 import { bootTransferApp, TransferSaga } from './transfer-saga.fixture';
 
@@ -79,5 +83,27 @@ describe('OpenTelemetry metrics (in-process transport, SQLite)', () => {
     // Debit, its reply, Notify, its reply; then Debit and its (failure) reply.
     expect(valueOf(result, 'saga.outbox.published', {})).toBe(6);
     expect(points(result, 'saga.outbox.publish_failures')).toEqual([]);
+    expect(points(result, 'saga.inbox.duplicates')).toEqual([]);
+  });
+
+  it('counts the messages an inbox had processed before, by consumer', async () => {
+    // A command and a reply the first test processed, delivered again (as after a crash before the ack).
+    const sent = (
+      await moduleRef.get(DataSource).query<{ body: string }[]>(`SELECT body FROM saga_outbox`)
+    ).map((row) => JSON.parse(row.body) as SagaMessage);
+    const command = sent.find((m) => m.kind === 'command' && m.type === 'Debit')!;
+    const reply = sent.find((m) => m.kind === 'reply' && m.type === 'Debit')!;
+    const again = (message: SagaMessage) => [{ message, redelivered: true }];
+    expect(await moduleRef.get(ParticipantRuntime).handleCommands('bank', again(command))).toEqual([
+      { kind: 'ack' },
+    ]);
+    expect(await moduleRef.get(SagaCoordinator).handleReplies(again(reply))).toEqual([{ kind: 'ack' }]);
+
+    const result = await reader.collect();
+    expect(valueOf(result, 'saga.inbox.duplicates', { 'saga.consumer': 'participant:bank' })).toBe(1);
+    expect(valueOf(result, 'saga.inbox.duplicates', { 'saga.consumer': 'coordinator:bank-app' })).toBe(1);
+    // Acknowledged without effect: no command handled twice.
+    const debit = { 'saga.participant': 'bank', 'saga.command': 'Debit', 'saga.outcome': 'success' };
+    expect(valueOf(result, 'saga.commands', debit)).toBe(1);
   });
 });

@@ -12,7 +12,10 @@ import type { SagaInstanceRecord } from '../persistence/saga-store';
  * - `saga.commands` (counter): commands a participant handled, by `saga.participant`, `saga.command` and
  *   `saga.outcome` (`success`/`failure`);
  * - `saga.outbox.published` and `saga.outbox.publish_failures` (counters): messages the relay published, and those
- *   whose publish failed (the sweep sends them again).
+ *   whose publish failed (the sweep sends them again);
+ * - `saga.inbox.duplicates` (counter): messages an inbox found processed before (a redelivery after a crash, a
+ *   re-publish by the sweep), acknowledged without effect, by `saga.consumer` (`participant:<name>` or
+ *   `coordinator:<service>`); counted once the transaction that found them has committed.
  *
  * The instruments are created when the module starts: register the application's MeterProvider before (as one does
  * for any instrumented library); without one they are the API's no-ops.
@@ -25,6 +28,7 @@ export class SagaMetrics {
   private readonly commands: Counter;
   private readonly published: Counter;
   private readonly publishFailures: Counter;
+  private readonly duplicates: Counter;
 
   constructor() {
     const meter = metrics.getMeter('nestjs-saga');
@@ -43,6 +47,10 @@ export class SagaMetrics {
     this.publishFailures = counter(
       'saga.outbox.publish_failures',
       'Messages whose publish failed (left for the sweep)',
+    );
+    this.duplicates = counter(
+      'saga.inbox.duplicates',
+      'Messages an inbox found processed before, acknowledged without effect',
     );
   }
 
@@ -65,5 +73,10 @@ export class SagaMetrics {
 
   publish(count: number, ok: boolean): void {
     (ok ? this.published : this.publishFailures).add(count);
+  }
+
+  /** `count` messages that `consumer`'s inbox had recorded before (call once their transaction has committed). */
+  duplicate(consumer: string, count: number): void {
+    if (count > 0) this.duplicates.add(count, { 'saga.consumer': consumer });
   }
 }

@@ -125,14 +125,16 @@ export class ParticipantRuntime {
   }
 
   private async execute(participant: string, commands: Prepared[]): Promise<void> {
+    const consumer = `participant:${participant}`;
     await runOptimistically(this.transactions, async (manager, isolation) => {
       const writes = new SagaWrites(isolation);
-      const inbox = () =>
-        recordFresh(this.store, manager, `participant:${participant}`, commands, (c) => c.message.messageId);
+      const inbox = () => recordFresh(this.store, manager, consumer, commands, (c) => c.message.messageId);
+      let duplicates = 0;
       if (!isolation.safe && this.canRunAhead(commands) && this.transactions.overlapsStatements(manager)) {
         writes.messages.push(...(await this.runAhead(manager, commands, isolation, inbox())));
       } else {
         const { fresh } = await inbox();
+        duplicates = commands.length - fresh.length;
         for (const command of fresh) writes.messages.push(await this.run(manager, command, isolation));
       }
       const rows = await commitWrites(this.store, manager, writes);
@@ -143,6 +145,7 @@ export class ParticipantRuntime {
         this.relay.enqueue(rows);
         for (const reply of replies)
           this.metrics.command(participant, reply.type, reply.outcome ?? 'success');
+        this.metrics.duplicate(consumer, duplicates);
       });
     });
   }

@@ -160,6 +160,9 @@ export class SagaCoordinator {
         (m) => m.messageId,
         (m) => m.sagaId,
       );
+      const duplicates = messages.length - fresh.length;
+      if (duplicates > 0)
+        this.transactions.afterCommit(() => this.metrics.duplicate(this.inboxConsumer, duplicates));
       const latest = new Map(instances.map((record) => [record.id, record]));
       const results: Applied[] = [];
       for (const message of fresh) {
