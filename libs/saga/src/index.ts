@@ -10,6 +10,7 @@ export type {
   StepOptions,
 } from './decorators';
 export type { SagaContext, CommandContext } from './runtime/contexts';
+export { SAGA_CONTEXT_TYPE } from './runtime/handler-enhancers';
 export { SagaManager } from './runtime/saga-manager';
 export type { StartOptions } from './runtime/saga-manager';
 export type { SagaView, SagaHistoryEntry } from './runtime/saga-view';

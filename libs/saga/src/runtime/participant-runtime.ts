@@ -229,10 +229,7 @@ export class ParticipantRuntime {
           idempotencyKey: `${message.sagaId}:${message.step}:${message.phase}`,
           manager: tx,
         };
-        const fn = (handler.instance as Record<string, (p: unknown, c: CommandContext) => unknown>)[
-          handler.method
-        ];
-        const value = await fn.call(handler.instance, payload, ctx);
+        const value = await handler.invoke(payload, ctx);
         if (value instanceof StepFailure) throw value;
         return value;
       });

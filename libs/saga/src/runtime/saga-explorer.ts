@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { Type } from '@nestjs/common';
-import { DiscoveryService } from '@nestjs/core';
+import { DiscoveryService, ModuleRef } from '@nestjs/core';
 import { buildSagaDefinition, classifier, isSagaClass } from '../definition/build-saga-definition';
 import type { CommandHandlerMetadata } from '../decorators/options';
 import { SagaDefinitionError } from '../errors/saga.errors';
 import { COMMAND_HANDLERS_METADATA, PARTICIPANT_METADATA } from '../saga.constants';
+import { enhancedInvoker } from './handler-enhancers';
 import { SagaRegistry } from './saga-registry';
 
 /** Finds the saga and participant providers among the application's providers and fills the registry. */
@@ -13,6 +14,7 @@ export class SagaExplorer {
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly registry: SagaRegistry,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
   /**
@@ -25,7 +27,7 @@ export class SagaExplorer {
       if (!metatype || typeof metatype !== 'function' || !wrapper.isDependencyTreeStatic()) {
         if (metatype && typeof metatype === 'function' && hasSagaMetadata(metatype)) {
           throw new SagaDefinitionError(
-            `${metatype.name} is request-scoped (or depends on a request-scoped provider): sagas and participants must be singletons.`,
+            `${metatype.name} is request-scoped (or depends on a request-scoped provider, or has a request-scoped guard or interceptor): sagas and participants must be singletons.`,
           );
         }
         continue;
@@ -55,15 +57,17 @@ export class SagaExplorer {
           `${metatype.name}.${h.method}: @HandleCommand({ sideEffects }) must be true or false, got ${JSON.stringify(sideEffects)}.`,
         );
       }
+      const where = `${metatype.name}.${h.method}`;
       this.registry.addHandler({
         participant: name,
         command: h.command,
         instance,
-        where: `${metatype.name}.${h.method}`,
+        where,
         method: h.method,
         payloadClass: h.options.payload,
         isBusinessError: classifier(h.options.businessErrors),
         sideEffects: sideEffects ?? true,
+        invoke: enhancedInvoker(this.moduleRef, instance, h.method, where),
       });
     }
   }

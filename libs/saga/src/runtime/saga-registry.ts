@@ -1,3 +1,4 @@
+import type { CommandInvoker } from './handler-enhancers';
 import { Injectable } from '@nestjs/common';
 import type { Type } from '@nestjs/common';
 import type { ErrorClassifier, SagaDefinition } from '../definition/saga-definition';
@@ -21,6 +22,8 @@ export interface RegisteredCommandHandler {
   isBusinessError: ErrorClassifier;
   /** `@HandleCommand({ sideEffects })`: false when its only effects are writes through `ctx.manager`. */
   sideEffects: boolean;
+  /** Calls the method, through the guards and interceptors declared on it and its class (see `handler-enhancers.ts`). */
+  invoke: CommandInvoker;
 }
 
 /** The sagas and participants of this application, filled once at boot by the explorer. */
