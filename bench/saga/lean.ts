@@ -63,7 +63,7 @@ interface LeanOrder {
 }
 type Ctx = SagaContext<LeanOrder>;
 
-@SagaOrchestration({ name: 'lean-order' })
+@SagaOrchestration({ name: 'lean-order', sideEffects: false })
 class LeanOrderSaga {
   @Step(1)
   async create({ manager, data }: Ctx): Promise<void> {

@@ -5,6 +5,7 @@ import { SagaTransactions } from './persistence/typeorm/transactions';
 import { TypeOrmSagaStore } from './persistence/typeorm/typeorm-saga-store';
 import { OutboxRelay } from './runtime/outbox-relay';
 import { SagaMetrics } from './runtime/metrics';
+import { SagaInstanceCache } from './runtime/saga-instance-cache';
 import { ParticipantRuntime } from './runtime/participant-runtime';
 import { SagaCoordinator } from './runtime/saga-coordinator';
 import { SagaStarter } from './runtime/saga-starter';
@@ -64,6 +65,7 @@ import { InProcessTransport } from './transport/in-process/in-process.transport'
     SagaProcessor,
     SagaWaiters,
     SagaMetrics,
+    SagaInstanceCache,
     OutboxRelay,
     SagaCoordinator,
     SagaStarter,

@@ -22,7 +22,7 @@ type Ctx = SagaContext<PlaceOrderData>;
  * Places an order: create it (PENDING), charge the customer, schedule the shipment (the pivot),
  * approve it. A declined payment or a refused shipment rejects the order and refunds the payment.
  */
-@SagaOrchestration({ name: 'place-order', data: PlaceOrderData })
+@SagaOrchestration({ name: 'place-order', data: PlaceOrderData, sideEffects: false })
 export class PlaceOrderSaga {
   constructor(private readonly orders: OrdersService) {}
 

@@ -13,6 +13,15 @@ export interface SagaOrchestrationOptions {
   version?: number;
   /** Compensate a saga that has not passed its pivot this many ms after it started. Default: no deadline. */
   deadlineMs?: number;
+  /**
+   * `false` declares that the saga's code — steps, compensations, `@OnReply` methods, the methods building commands —
+   * has no effect but its writes through `ctx.manager` and its changes to `ctx.data`. The coordinator may then apply
+   * a reply to the saga as this process last committed it while it is still recording the reply in its inbox and
+   * reading the saga (PostgreSQL with `database.pipelining`): a local step's statements go out behind that read
+   * instead of after it. When the read shows the guess wrong — the reply a duplicate, the saga changed elsewhere —
+   * that run is rolled back and the reply applied again from the stored saga. Default `true`.
+   */
+  sideEffects?: boolean;
 }
 
 export interface StepOptions {

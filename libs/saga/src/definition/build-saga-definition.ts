@@ -185,6 +185,9 @@ export function buildSagaDefinition(target: Type<unknown>): SagaDefinition {
   if (options.deadlineMs !== undefined && !(options.deadlineMs > 0)) {
     problems.push(`${cls}: 'deadlineMs' must be a positive number of milliseconds.`);
   }
+  if (options.sideEffects !== undefined && typeof options.sideEffects !== 'boolean') {
+    problems.push(`${cls}: 'sideEffects' must be true or false, got ${JSON.stringify(options.sideEffects)}.`);
+  }
   if (problems.length > 0) {
     throw new SagaDefinitionError(`Invalid saga ${cls}:\n  - ${problems.join('\n  - ')}`);
   }
@@ -196,6 +199,7 @@ export function buildSagaDefinition(target: Type<unknown>): SagaDefinition {
     steps: Object.freeze(steps.map((s) => Object.freeze(s))),
     pivotIndex,
     deadlineMs: options.deadlineMs,
+    sideEffects: options.sideEffects ?? true,
   });
 }
 

@@ -64,4 +64,6 @@ export interface SagaDefinition {
   readonly pivotIndex: number;
   /** Time from start after which a saga that has not passed its pivot is compensated. */
   readonly deadlineMs?: number;
+  /** `@SagaOrchestration({ sideEffects })`: false when its code's only effects are writes through `ctx.manager`. */
+  readonly sideEffects: boolean;
 }

@@ -1,7 +1,7 @@
 import { QueryFailedError } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 import type { SagaTransactions } from '../persistence/typeorm/transactions';
-import { abortsOptimisticRun, runOptimistically } from './optimistic';
+import { abortsOptimisticRun, guessedWrong, runOptimistically } from './optimistic';
 
 /** A stand-in for a transaction: `run` hands over a manager whose nested `transaction` (a savepoint) is counted. */
 function fakeTransactions() {
@@ -65,5 +65,39 @@ describe('runOptimistically', () => {
     );
     expect(result).toBe('ok');
     expect(calls).toBe(2);
+  });
+
+  it('runs a transaction that guessed wrong again without guessing, and still without savepoints', async () => {
+    const { transactions, stats } = fakeTransactions();
+    const runs: boolean[] = [];
+    const result = await runOptimistically(transactions, async (m, isolation) => {
+      runs.push(isolation.mayGuess);
+      await isolation.run(m, 'step', async () => undefined);
+      if (isolation.mayGuess) throw guessedWrong('the saga changed');
+      return 'applied';
+    });
+    expect(result).toBe('applied');
+    expect(runs).toEqual([true, false]);
+    expect(stats).toEqual({ transactions: 2, savepoints: 0 });
+  });
+
+  it('goes on to savepoints when user code fails in the run after a wrong guess', async () => {
+    const { transactions, stats } = fakeTransactions();
+    const modes: string[] = [];
+    const result = await runOptimistically(transactions, async (m, isolation) => {
+      modes.push(isolation.safe ? 'safe' : isolation.mayGuess ? 'guess' : 'optimistic');
+      if (isolation.mayGuess) throw guessedWrong('a duplicate');
+      try {
+        return await isolation.run(m, 'failing', async () => {
+          throw new Error('declined');
+        });
+      } catch (error) {
+        if (abortsOptimisticRun(error)) throw error;
+        return (error as Error).message;
+      }
+    });
+    expect(result).toBe('declined');
+    expect(modes).toEqual(['guess', 'optimistic', 'safe']);
+    expect(stats.transactions).toBe(3);
   });
 });

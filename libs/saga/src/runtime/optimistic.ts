@@ -2,30 +2,31 @@ import { TypeORMError } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 import type { SagaTransactions } from '../persistence/typeorm/transactions';
 
-/**
- * Aborts an optimistic transaction, which is then run again with savepoints: user code failed (`key` names it), or
- * the run's guess was wrong (no key: nothing to replay).
- */
+/** Aborts an optimistic transaction: user code failed, so the transaction is run again with savepoints. */
 class SavepointsNeeded extends Error {
   constructor(
-    readonly key: string | undefined,
+    readonly key: string,
     readonly original: unknown,
   ) {
-    super(key === undefined ? String(original) : `user code ${key} failed inside an optimistic transaction`);
+    super(`user code ${key} failed inside an optimistic transaction`);
   }
 }
 
-/** True for the signal that aborts an optimistic transaction: catch blocks around user code must rethrow it. */
+/** Aborts a transaction that ran ahead on a guess which proved wrong: it is run again without guessing. */
+class GuessedWrong extends Error {}
+
+/** True for the signals that abort an optimistic transaction: catch blocks around user code must rethrow them. */
 export function abortsOptimisticRun(error: unknown): boolean {
-  return error instanceof SavepointsNeeded;
+  return error instanceof SavepointsNeeded || error instanceof GuessedWrong;
 }
 
 /**
- * The error to throw from an optimistic run (`isolation.safe` false) that guessed wrong: its transaction rolls back
- * and runs again with savepoints (`isolation.safe` true), where it must not guess.
+ * The error to throw from a run that guessed (`isolation.mayGuess`) and proved wrong — a message it took for new was
+ * a duplicate, a saga it took from memory had changed: its transaction rolls back and runs again, still optimistic
+ * (no savepoints: nothing failed), but reading first.
  */
 export function guessedWrong(reason: string): Error {
-  return new SavepointsNeeded(undefined, reason);
+  return new GuessedWrong(reason);
 }
 
 /**
@@ -40,6 +41,8 @@ export class Isolation {
     readonly safe: boolean,
     private readonly failed = new Map<string, unknown>(),
     private readonly transactions?: SagaTransactions,
+    /** The first run only: the caller may act on a guess before reading, and check it (see `guessedWrong`). */
+    readonly mayGuess = false,
   ) {}
 
   /** Runs `work`; `key` names it the same way in both runs (e.g. the message id). */
@@ -74,18 +77,29 @@ function isDatabaseError(error: unknown): boolean {
  * Runs a transaction first without savepoints around user code (the common case: everything succeeds, and the
  * savepoints' round trips are saved), and, if some user code failed, once more with savepoints. The code that
  * failed is not run again; other user code of the same transaction (a batch) may run twice, but only one run
- * commits — as with any transaction retry.
+ * commits — as with any transaction retry. The first run may guess (`isolation.mayGuess`); if the guess proves
+ * wrong, it is run again, optimistically, without guessing.
  */
 export async function runOptimistically<T>(
   transactions: SagaTransactions,
   fn: (manager: EntityManager, isolation: Isolation) => Promise<T>,
 ): Promise<T> {
+  const optimistic = (mayGuess: boolean) =>
+    transactions.run((manager) => fn(manager, new Isolation(false, undefined, transactions, mayGuess)));
+  let error: unknown;
   try {
-    return await transactions.run((manager) => fn(manager, new Isolation(false, undefined, transactions)));
-  } catch (error) {
-    if (!(error instanceof SavepointsNeeded)) throw error;
-    const failed = new Map<string, unknown>();
-    if (error.key !== undefined) failed.set(error.key, error.original);
-    return transactions.run((manager) => fn(manager, new Isolation(true, failed, transactions)));
+    return await optimistic(true);
+  } catch (first) {
+    error = first;
   }
+  if (error instanceof GuessedWrong) {
+    try {
+      return await optimistic(false);
+    } catch (second) {
+      error = second;
+    }
+  }
+  if (!(error instanceof SavepointsNeeded)) throw error;
+  const failed = new Map([[error.key, error.original]]);
+  return transactions.run((manager) => fn(manager, new Isolation(true, failed, transactions)));
 }

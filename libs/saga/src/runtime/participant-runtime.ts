@@ -130,7 +130,7 @@ export class ParticipantRuntime {
       const writes = new SagaWrites(isolation);
       const inbox = () => recordFresh(this.store, manager, consumer, commands, (c) => c.message.messageId);
       let duplicates = 0;
-      if (!isolation.safe && this.canRunAhead(commands) && this.transactions.overlapsStatements(manager)) {
+      if (isolation.mayGuess && this.canRunAhead(commands) && this.transactions.overlapsStatements(manager)) {
         writes.messages.push(...(await this.runAhead(manager, commands, isolation, inbox())));
       } else {
         const { fresh } = await inbox();

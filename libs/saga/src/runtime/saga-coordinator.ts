@@ -18,7 +18,8 @@ import { SagaWaiters } from './saga-waiters';
 import { SagaMetrics } from './metrics';
 import { withConflictRetries } from './conflicts';
 import { recordFresh } from './inbox';
-import { runOptimistically } from './optimistic';
+import { guessedWrong, runOptimistically } from './optimistic';
+import { SagaInstanceCache } from './saga-instance-cache';
 import {
   activeContext,
   endingSpan,
@@ -48,6 +49,7 @@ export class SagaCoordinator {
     private readonly waiters: SagaWaiters,
     private readonly options: SagaRuntimeOptions,
     private readonly metrics: SagaMetrics,
+    private readonly cache: SagaInstanceCache,
   ) {}
 
   get inboxConsumer(): string {
@@ -152,7 +154,7 @@ export class SagaCoordinator {
     await runOptimistically(this.transactions, async (manager, isolation) => {
       const writes = new SagaWrites(isolation);
       // One round trip for both: the inbox rows, and the sagas of the batch (a duplicate's too, it is left alone).
-      const { fresh, instances } = await recordFresh(
+      const recording = recordFresh(
         this.store,
         manager,
         this.inboxConsumer,
@@ -160,20 +162,102 @@ export class SagaCoordinator {
         (m) => m.messageId,
         (m) => m.sagaId,
       );
-      const duplicates = messages.length - fresh.length;
-      if (duplicates > 0)
-        this.transactions.afterCommit(() => this.metrics.duplicate(this.inboxConsumer, duplicates));
-      const latest = new Map(instances.map((record) => [record.id, record]));
-      const results: Applied[] = [];
-      for (const message of fresh) {
-        const record = latest.get(message.sagaId);
-        if (!record) throw new SagaNotFoundError(message.sagaId);
-        const result = await this.applyReply(manager, message, record, writes, traces.get(message.messageId));
-        latest.set(message.sagaId, result.record);
-        results.push(result);
-      }
+      const guesses =
+        isolation.mayGuess && this.transactions.overlapsStatements(manager)
+          ? this.guesses(messages)
+          : undefined;
+      const results = guesses
+        ? await this.applyAhead(manager, messages, guesses, recording, writes, traces)
+        : await this.applyRead(manager, messages, await recording, writes, traces);
       this.afterCommit(results, await this.processor.flush(manager, writes));
     });
+  }
+
+  /** Applies the fresh replies of the batch, in order, to the sagas read with the inbox rows. */
+  private async applyRead(
+    manager: EntityManager,
+    messages: SagaMessage[],
+    { fresh, instances }: { fresh: SagaMessage[]; instances: SagaInstanceRecord[] },
+    writes: SagaWrites,
+    traces: Map<string, Traced>,
+  ): Promise<Applied[]> {
+    const duplicates = messages.length - fresh.length;
+    if (duplicates > 0)
+      this.transactions.afterCommit(() => this.metrics.duplicate(this.inboxConsumer, duplicates));
+    return this.applyInOrder(manager, fresh, new Map(instances.map((r) => [r.id, r])), writes, traces);
+  }
+
+  /**
+   * The sagas of a batch as this process last committed them, when every one is remembered, of a type declared
+   * `sideEffects: false`, no reply is in the batch twice, and guessing has been paying; otherwise undefined.
+   */
+  private guesses(messages: SagaMessage[]): Map<string, SagaInstanceRecord> | undefined {
+    const guesses = new Map<string, SagaInstanceRecord>();
+    const ids = new Set<string>();
+    for (const { messageId, sagaId, sagaType } of messages) {
+      if (ids.has(messageId) || this.registry.saga(sagaType).definition.sideEffects) return undefined;
+      ids.add(messageId);
+      const record = this.cache.get(sagaId);
+      if (!record) return undefined;
+      guesses.set(sagaId, record);
+    }
+    return this.cache.worthGuessing() ? guesses : undefined;
+  }
+
+  /**
+   * Applies the replies to the sagas as this process last committed them while `recording` (the inbox rows and the
+   * sagas) is on its way, so that the steps' statements follow it instead of waiting for its answer. If the answer
+   * shows a duplicate or a saga different from its guess, the transaction is rolled back and run again the usual
+   * way. The statement is always answered before this returns or throws (see `ParticipantRuntime.runAhead`).
+   */
+  private async applyAhead(
+    manager: EntityManager,
+    messages: SagaMessage[],
+    guesses: Map<string, SagaInstanceRecord>,
+    recording: Promise<{ fresh: SagaMessage[]; instances: SagaInstanceRecord[] }>,
+    writes: SagaWrites,
+    traces: Map<string, Traced>,
+  ): Promise<Applied[]> {
+    recording.catch(() => undefined); // handled below; it must not count as unhandled meanwhile
+    let results: Applied[];
+    try {
+      results = await this.applyInOrder(manager, messages, new Map(guesses), writes, traces);
+    } catch (error) {
+      await recording.catch(() => undefined);
+      throw error;
+    }
+    const { fresh, instances } = await recording;
+    const stored = new Map(instances.map((r) => [r.id, r]));
+    const wrong = [...guesses.values()].filter(
+      (guess) => !SagaInstanceCache.same(stored.get(guess.id), guess),
+    );
+    for (const guess of wrong) this.cache.forget(guess.id);
+    this.cache.guessed(wrong.length === 0);
+    if (fresh.length < messages.length || wrong.length > 0) {
+      throw guessedWrong(
+        `${messages.length - fresh.length} duplicate(s), ${wrong.length} saga(s) changed since this process saved them`,
+      );
+    }
+    return results;
+  }
+
+  /** Applies `replies` in order; `latest` holds each saga's record, and then its record after each reply. */
+  private async applyInOrder(
+    manager: EntityManager,
+    replies: SagaMessage[],
+    latest: Map<string, SagaInstanceRecord>,
+    writes: SagaWrites,
+    traces: Map<string, Traced>,
+  ): Promise<Applied[]> {
+    const results: Applied[] = [];
+    for (const message of replies) {
+      const record = latest.get(message.sagaId);
+      if (!record) throw new SagaNotFoundError(message.sagaId);
+      const result = await this.applyReply(manager, message, record, writes, traces.get(message.messageId));
+      latest.set(message.sagaId, result.record);
+      results.push(result);
+    }
+    return results;
   }
 
   private async applyOneReply(message: SagaMessage, traces: Map<string, Traced>): Promise<Disposition> {
@@ -232,8 +316,10 @@ export class SagaCoordinator {
   }
 
   private committed(applied: Applied[], outbox: CommittedMessage[]): void {
+    this.relay.enqueue(outbox);
     for (const a of applied) {
       if (a.ignored || a.rejected) continue;
+      if (!this.registry.saga(a.record.type).definition.sideEffects) this.cache.committed(a.record);
       this.metrics.transition(a.record);
       const { id, type, state, currentStep } = a.record;
       this.waiters.notify({
@@ -244,6 +330,5 @@ export class SagaCoordinator {
         terminal: isTerminal(state.status),
       });
     }
-    this.relay.enqueue(outbox);
   }
 }

@@ -52,6 +52,19 @@ export function instanceValues(record: SagaInstanceRecord): unknown[] {
   ];
 }
 
+/** `record` as reading its row back returns it: JSON columns round-tripped, absent values null, a fresh copy. */
+export function storedForm(record: SagaInstanceRecord): SagaInstanceRecord {
+  const row: Row = {
+    id: record.id,
+    type: record.type,
+    idempotency_key: record.idempotencyKey,
+    created_at: record.createdAt,
+  };
+  const values = instanceValues(record);
+  INSTANCE_COLUMNS.forEach((column, i) => (row[column] = values[i]));
+  return toInstance(row);
+}
+
 export function toInstance(row: Row): SagaInstanceRecord {
   return {
     id: str(row.id),

@@ -1,0 +1,65 @@
+import type { SagaInstanceRecord } from '../persistence/saga-store';
+import { SagaInstanceCache } from './saga-instance-cache';
+
+function record(overrides: Partial<SagaInstanceRecord> = {}): SagaInstanceRecord {
+  return {
+    id: 's1',
+    type: 'stocked',
+    definitionVersion: 1,
+    state: {
+      status: 'RUNNING',
+      stepIndex: 0,
+      phase: 'invoke',
+      attempt: 1,
+      awaiting: true,
+      inDoubt: false,
+      wakeAt: null,
+      deadlineAt: null,
+      lastError: null,
+    },
+    currentStep: 'reserve',
+    dueAt: null,
+    data: { item: 'book' },
+    version: 1,
+    idempotencyKey: null,
+    createdAt: 1_000,
+    updatedAt: 1_000,
+    ...overrides,
+  };
+}
+
+describe('SagaInstanceCache', () => {
+  it('remembers a saga as reading it back returns it, and forgets it once terminal', () => {
+    const cache = new SagaInstanceCache();
+    const at = new Date(5);
+    cache.committed(record({ data: { item: 'book', at, gone: undefined } }));
+    // JSON round trip, as the data column gives it back: a Date becomes its string, an undefined field goes.
+    expect(cache.get('s1')?.data).toEqual({ item: 'book', at: at.toISOString() });
+    expect(
+      SagaInstanceCache.same(record({ data: { item: 'book', at: at.toISOString() } }), cache.get('s1')!),
+    ).toBe(true);
+    expect(SagaInstanceCache.same(record({ version: 2 }), cache.get('s1')!)).toBe(false);
+    cache.committed(record({ version: 2, state: { ...record().state, status: 'COMPLETED' } }));
+    expect(cache.get('s1')).toBeUndefined();
+  });
+
+  it('keeps a copy: changing the committed record afterwards does not change what it remembers', () => {
+    const cache = new SagaInstanceCache();
+    const committed = record();
+    cache.committed(committed);
+    committed.data.item = 'pen';
+    expect(cache.get('s1')?.data).toEqual({ item: 'book' });
+  });
+
+  it('stops guessing while more than 4 of the last 32 guesses were wrong, trying again one time in 256', () => {
+    const cache = new SagaInstanceCache();
+    for (let i = 0; i < 4; i++) cache.guessed(false);
+    expect(cache.worthGuessing()).toBe(true);
+    cache.guessed(false);
+    const answers = Array.from({ length: 256 }, () => cache.worthGuessing());
+    expect(answers.filter(Boolean)).toHaveLength(1);
+    expect(answers[255]).toBe(true);
+    for (let i = 0; i < 28; i++) cache.guessed(true); // the five misses are pushed out of the last 32 one by one
+    expect(cache.worthGuessing()).toBe(true);
+  });
+});
