@@ -11,6 +11,7 @@ import {
   SagaOrchestration,
   SagaParticipant,
   Step,
+  StepFailure,
   sagaEntities,
   sagaMigrations,
   type SagaContext,
@@ -26,6 +27,8 @@ import { CreateTestLedger1760000000001, LedgerRow } from './transfer-saga.fixtur
 @Injectable()
 class Runs {
   confirm = 0;
+  /** When set, `confirm` fails (a business failure) on a saga without a note. */
+  requireNote = false;
 }
 
 type Data = { item: string; note?: string };
@@ -43,6 +46,7 @@ class StockedSaga {
   @Step(2)
   async confirm(ctx: SagaContext<Data>): Promise<void> {
     this.runs.confirm++;
+    if (this.runs.requireNote && !ctx.data.note) throw new StepFailure('no note');
     await ctx.manager.insert(LedgerRow, { sagaId: ctx.sagaId, kind: ctx.data.note ?? 'confirmed' });
   }
 }
@@ -103,6 +107,7 @@ describe('the coordinator applying replies ahead of reading the saga (PostgreSQL
 
   beforeEach(async () => {
     runs.confirm = 0;
+    runs.requireNote = false;
     blocker = new Client({ connectionString: url });
     await blocker.connect();
   });
@@ -138,6 +143,16 @@ describe('the coordinator applying replies ahead of reading the saga (PostgreSQL
     return handled;
   }
 
+  /** Another replica's commit, as far as this process can tell: a new version, with data of its own. */
+  async function changeElsewhere(sagaId: string): Promise<void> {
+    await moduleRef
+      .get(DataSource)
+      .query(`UPDATE saga_instance SET version = version + 1, data = $2 WHERE id = $1`, [
+        sagaId,
+        JSON.stringify({ item: 'book', note: 'from-the-other-replica' }),
+      ]);
+  }
+
   const stepRan = () => eventually(() => runs.confirm === 1, 5_000);
 
   async function ledger(sagaId: string): Promise<string[]> {
@@ -164,15 +179,19 @@ describe('the coordinator applying replies ahead of reading the saga (PostgreSQL
 
   it('applies the reply again from the stored saga when it changed since this process saved it', async () => {
     const message = await awaitingReply();
-    // Another replica's commit, as far as this process can tell: a new version, with data of its own.
-    await moduleRef
-      .get(DataSource)
-      .query(`UPDATE saga_instance SET version = version + 1, data = $2 WHERE id = $1`, [
-        message.sagaId,
-        JSON.stringify({ item: 'book', note: 'from-the-other-replica' }),
-      ]);
+    await changeElsewhere(message.sagaId);
     expect(await coordinator.handleReplies([{ message, redelivered: false }])).toEqual([{ kind: 'ack' }]);
     expect(runs.confirm).toBe(2); // once on the guess (rolled back), once on the stored saga
+    expect((await sagas.find(message.sagaId))?.status).toBe('COMPLETED');
+    expect(await ledger(message.sagaId)).toEqual(['from-the-other-replica']);
+  });
+
+  it('does not take a failure of code run on a wrong guess for the failure of the stored saga', async () => {
+    runs.requireNote = true; // the remembered saga has no note: its step fails; the stored one has one
+    const message = await awaitingReply();
+    await changeElsewhere(message.sagaId);
+    expect(await coordinator.handleReplies([{ message, redelivered: false }])).toEqual([{ kind: 'ack' }]);
+    expect(runs.confirm).toBe(2);
     expect((await sagas.find(message.sagaId))?.status).toBe('COMPLETED');
     expect(await ledger(message.sagaId)).toEqual(['from-the-other-replica']);
   });

@@ -223,10 +223,22 @@ export class SagaCoordinator {
     try {
       results = await this.applyInOrder(manager, messages, new Map(guesses), writes, traces);
     } catch (error) {
-      await recording.catch(() => undefined);
+      // Code that failed on a wrong guess says nothing about the stored saga: run again (reading first) rather than
+      // record that failure. A failed inbox statement fails the transaction in any case.
+      const answer = await recording.catch(() => undefined);
+      if (answer) this.checkGuesses(messages, guesses, answer);
       throw error;
     }
-    const { fresh, instances } = await recording;
+    this.checkGuesses(messages, guesses, await recording);
+    return results;
+  }
+
+  /** Throws `guessedWrong` when a reply proved a duplicate or a saga differs from its guess (forgotten then). */
+  private checkGuesses(
+    messages: SagaMessage[],
+    guesses: Map<string, SagaInstanceRecord>,
+    { fresh, instances }: { fresh: SagaMessage[]; instances: SagaInstanceRecord[] },
+  ): void {
     const stored = new Map(instances.map((r) => [r.id, r]));
     const wrong = [...guesses.values()].filter(
       (guess) => !SagaInstanceCache.same(stored.get(guess.id), guess),
@@ -238,7 +250,6 @@ export class SagaCoordinator {
         `${messages.length - fresh.length} duplicate(s), ${wrong.length} saga(s) changed since this process saved them`,
       );
     }
-    return results;
   }
 
   /** Applies `replies` in order; `latest` holds each saga's record, and then its record after each reply. */
