@@ -1,19 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import type { TestingModule } from '@nestjs/testing';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import {
   HandleCommand,
   InProcessTransport,
   SagaManager,
-  SagaModule,
   SagaOrchestration,
   SagaParticipant,
   Step,
   StepFailure,
-  sagaEntities,
-  sagaMigrations,
   type SagaContext,
 } from 'nestjs-saga';
 import { SagaCoordinator } from '../../libs/saga/src/runtime/saga-coordinator';
@@ -21,7 +17,7 @@ import type { SagaMessage } from '../../libs/saga/src/transport/message';
 import type { Disposition } from '../../libs/saga/src/transport/transport';
 import { eventually, reply, sleep } from '../rabbitmq/rabbitmq.helpers';
 import { ensurePgDatabase } from '../support/databases';
-import { CreateTestLedger1760000000001, LedgerRow } from './transfer-saga.fixture';
+import { LedgerRow, bootApp, holdInboxRow } from './transfer-saga.fixture';
 
 /** Counts the runs of the local step that follows the reply: how the test sees it run before the saga is read. */
 @Injectable()
@@ -81,21 +77,13 @@ describe('the coordinator applying replies ahead of reading the saga (PostgreSQL
   beforeAll(async () => {
     Logger.overrideLogger(['error']);
     url = await ensurePgDatabase('saga_coordinator_run_ahead_test');
-    moduleRef = await Test.createTestingModule({
-      imports: [
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          url,
-          entities: [...sagaEntities, LedgerRow],
-          migrations: [...sagaMigrations, CreateTestLedger1760000000001],
-          migrationsRun: true,
-        }),
-        // No consumers: the test hands the replies to the coordinator itself; the commands stay in the outbox.
-        SagaModule.forRoot({ service: 'stock-app', transport: new InProcessTransport(), consume: false }),
-      ],
-      providers: [StockedSaga, StockedDefaultSaga, StockParticipant, Runs],
-    }).compile();
-    await moduleRef.init();
+    // No consumers: the test hands the replies to the coordinator itself; the commands stay in the outbox.
+    const transport = new InProcessTransport();
+    moduleRef = await bootApp(
+      { type: 'postgres', url },
+      { service: 'stock-app', transport, consume: false },
+      [StockedSaga, StockedDefaultSaga, StockParticipant, Runs],
+    );
     coordinator = moduleRef.get(SagaCoordinator);
     sagas = moduleRef.get(SagaManager);
     runs = moduleRef.get(Runs);
@@ -132,11 +120,7 @@ describe('the coordinator applying replies ahead of reading the saga (PostgreSQL
     meanwhile: () => Promise<void>,
     end: 'ROLLBACK' | 'COMMIT',
   ): Promise<Disposition[]> {
-    await blocker.query('BEGIN');
-    await blocker.query(
-      `INSERT INTO saga_inbox (consumer, message_id, processed_at) VALUES ('coordinator:stock-app', $1, $2)`,
-      [message.messageId, Date.now()],
-    );
+    await holdInboxRow(blocker, 'coordinator:stock-app', message.messageId);
     const handled = coordinator.handleReplies([{ message, redelivered: end === 'COMMIT' }]);
     await meanwhile();
     await blocker.query(end);

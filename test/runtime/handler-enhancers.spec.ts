@@ -8,24 +8,17 @@ import {
   type CanActivate,
   type ExecutionContext,
   type NestInterceptor,
+  type Provider,
 } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { Test, type TestingModule } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import type { TestingModule } from '@nestjs/testing';
 import { map, type Observable } from 'rxjs';
 import { DataSource } from 'typeorm';
-import {
-  HandleCommand,
-  InProcessTransport,
-  SagaModule,
-  SagaParticipant,
-  sagaEntities,
-  sagaMigrations,
-  type CommandContext,
-} from 'nestjs-saga';
+import { HandleCommand, InProcessTransport, SagaParticipant, type CommandContext } from 'nestjs-saga';
 import { ParticipantRuntime } from '../../libs/saga/src/runtime/participant-runtime';
 import type { SagaMessage } from '../../libs/saga/src/transport/message';
 import { command } from '../rabbitmq/rabbitmq.helpers';
+import { bootApp } from './transfer-saga.fixture';
 
 @Injectable()
 class Limits {
@@ -110,22 +103,13 @@ class PlainParticipant {
   }
 }
 
-async function boot(providers: unknown[]): Promise<TestingModule> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [
-      TypeOrmModule.forRoot({
-        type: 'better-sqlite3',
-        database: ':memory:',
-        entities: [...sagaEntities],
-        migrations: [...sagaMigrations],
-        migrationsRun: true,
-      }),
-      SagaModule.forRoot({ service: 'vault-app', transport: new InProcessTransport(), consume: false }),
-    ],
-    providers: providers as never[],
-  }).compile();
-  await moduleRef.init();
-  return moduleRef;
+function boot(providers: Provider[]): Promise<TestingModule> {
+  const transport = new InProcessTransport();
+  return bootApp(
+    { type: 'better-sqlite3', database: ':memory:' },
+    { service: 'vault-app', transport, consume: false },
+    providers,
+  );
 }
 
 describe('guards and interceptors on command handlers', () => {

@@ -1,23 +1,19 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import type { TestingModule } from '@nestjs/testing';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import {
   HandleCommand,
   InProcessTransport,
-  SagaModule,
   SagaParticipant,
   StepFailure,
-  sagaEntities,
-  sagaMigrations,
   type CommandContext,
 } from 'nestjs-saga';
 import { ParticipantRuntime } from '../../libs/saga/src/runtime/participant-runtime';
 import type { Disposition } from '../../libs/saga/src/transport/transport';
 import { command, eventually, sleep } from '../rabbitmq/rabbitmq.helpers';
 import { ensurePgDatabase } from '../support/databases';
-import { CreateTestLedger1760000000001, LedgerRow } from './transfer-saga.fixture';
+import { LedgerRow, bootApp, holdInboxRow } from './transfer-saga.fixture';
 
 /** Counts the handlers' invocations: how the test sees a handler run before its inbox row is written. */
 @Injectable()
@@ -62,21 +58,13 @@ describe('command handlers that run ahead of the inbox (PostgreSQL)', () => {
   beforeAll(async () => {
     Logger.overrideLogger(['error']);
     url = await ensurePgDatabase('saga_run_ahead_test');
-    moduleRef = await Test.createTestingModule({
-      imports: [
-        TypeOrmModule.forRoot({
-          type: 'postgres',
-          url,
-          entities: [...sagaEntities, LedgerRow],
-          migrations: [...sagaMigrations, CreateTestLedger1760000000001],
-          migrationsRun: true,
-        }),
-        // No consumers: the test hands the batches to the runtime itself; replies stay in the outbox.
-        SagaModule.forRoot({ service: 'ledger-app', transport: new InProcessTransport(), consume: false }),
-      ],
-      providers: [LedgerParticipant, Calls],
-    }).compile();
-    await moduleRef.init();
+    // No consumers: the test hands the batches to the runtime itself; replies stay in the outbox.
+    const transport = new InProcessTransport();
+    moduleRef = await bootApp(
+      { type: 'postgres', url },
+      { service: 'ledger-app', transport, consume: false },
+      [LedgerParticipant, Calls],
+    );
     runtime = moduleRef.get(ParticipantRuntime);
     calls = moduleRef.get(Calls);
   });
@@ -95,15 +83,6 @@ describe('command handlers that run ahead of the inbox (PostgreSQL)', () => {
     await blocker.end();
   });
 
-  /** Holds the inbox row of `messageId` in an open transaction of another connection. */
-  async function holdInboxRow(messageId: string): Promise<void> {
-    await blocker.query('BEGIN');
-    await blocker.query(
-      `INSERT INTO saga_inbox (consumer, message_id, processed_at) VALUES ('participant:ledger', $1, $2)`,
-      [messageId, Date.now()],
-    );
-  }
-
   /**
    * Hands `cmd` to the runtime while its inbox row is held, waits for `meanwhile`, then ends the holding transaction
    * with `end` (ROLLBACK: the command proves new; COMMIT: a duplicate). Resolves with the runtime's dispositions.
@@ -113,7 +92,7 @@ describe('command handlers that run ahead of the inbox (PostgreSQL)', () => {
     meanwhile: () => Promise<void>,
     end: 'ROLLBACK' | 'COMMIT',
   ): Promise<Disposition[]> {
-    await holdInboxRow(cmd.messageId);
+    await holdInboxRow(blocker, 'participant:ledger', cmd.messageId);
     const handled = runtime.handleCommands('ledger', [{ message: cmd, redelivered: end === 'COMMIT' }]);
     await meanwhile();
     await blocker.query(end);

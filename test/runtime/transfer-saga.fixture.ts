@@ -15,6 +15,7 @@ import { Test } from '@nestjs/testing';
 import type { TestingModule } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
+import type { Client as PgClient } from 'pg';
 import { SagaModule, sagaEntities, sagaMigrations } from 'nestjs-saga';
 import type { CommandContext, SagaContext, SagaModuleOptions, SagaView } from 'nestjs-saga';
 
@@ -157,6 +158,15 @@ export async function bootTransferApp(
   saga: SagaModuleOptions,
   extra: Provider[] = [],
 ): Promise<TestingModule> {
+  return bootApp(db, saga, [TransferSaga, BankParticipant, NotifierParticipant, Flakiness, ...extra]);
+}
+
+/** Boots (compiles and initialises) an application of `providers` with the saga tables and `test_ledger` on `db`. */
+export async function bootApp(
+  db: DataSourceOptions,
+  saga: SagaModuleOptions,
+  providers: Provider[],
+): Promise<TestingModule> {
   const moduleRef = await Test.createTestingModule({
     imports: [
       TypeOrmModule.forRoot({
@@ -167,8 +177,21 @@ export async function bootTransferApp(
       }),
       SagaModule.forRoot(saga),
     ],
-    providers: [TransferSaga, BankParticipant, NotifierParticipant, Flakiness, ...extra],
+    providers,
   }).compile();
   await moduleRef.init();
   return moduleRef;
+}
+
+/**
+ * Holds `consumer`'s inbox row of `messageId` in an open transaction of `client` (another connection): the
+ * application's inbox statement for that message then waits until `client` commits (a duplicate) or rolls back.
+ */
+export async function holdInboxRow(client: PgClient, consumer: string, messageId: string): Promise<void> {
+  await client.query('BEGIN');
+  await client.query(`INSERT INTO saga_inbox (consumer, message_id, processed_at) VALUES ($1, $2, $3)`, [
+    consumer,
+    messageId,
+    Date.now(),
+  ]);
 }

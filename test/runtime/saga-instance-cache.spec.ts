@@ -1,31 +1,10 @@
-import type { SagaInstanceRecord } from '../persistence/saga-store';
-import { SagaInstanceCache } from './saga-instance-cache';
+import type { SagaInstanceRecord } from '../../libs/saga/src/persistence/saga-store';
+import { SagaInstanceCache } from '../../libs/saga/src/runtime/saga-instance-cache';
+import { instance } from '../persistence/fixtures';
 
+/** A running saga `s1`, version 1; `overrides` replace record fields. */
 function record(overrides: Partial<SagaInstanceRecord> = {}): SagaInstanceRecord {
-  return {
-    id: 's1',
-    type: 'stocked',
-    definitionVersion: 1,
-    state: {
-      status: 'RUNNING',
-      stepIndex: 0,
-      phase: 'invoke',
-      attempt: 1,
-      awaiting: true,
-      inDoubt: false,
-      wakeAt: null,
-      deadlineAt: null,
-      lastError: null,
-    },
-    currentStep: 'reserve',
-    dueAt: null,
-    data: { item: 'book' },
-    version: 1,
-    idempotencyKey: null,
-    createdAt: 1_000,
-    updatedAt: 1_000,
-    ...overrides,
-  };
+  return instance({}, { id: 's1', data: { item: 'book' }, ...overrides });
 }
 
 describe('SagaInstanceCache', () => {
