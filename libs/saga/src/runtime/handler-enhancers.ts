@@ -127,7 +127,7 @@ function handlerOf(next: () => Observable<unknown>): CallHandler {
   return { handle: next };
 }
 
-/** A guard's answer: a boolean, a promise of one or an observable of one (its first value, as Nest reads it). */
+/** A guard's answer: a boolean, a promise of one or an observable of one (its last value, as Nest reads it). */
 async function settle(answer: boolean | Promise<boolean> | Observable<boolean>): Promise<boolean> {
   if (isObservable(answer)) return lastValueFrom(answer, { defaultValue: false });
   return answer;
