@@ -1,4 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { metrics } from '@opentelemetry/api';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { TestingModule } from '@nestjs/testing';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
@@ -17,6 +19,7 @@ import type { SagaMessage } from '../../libs/saga/src/transport/message';
 import type { Disposition } from '../../libs/saga/src/transport/transport';
 import { eventually, reply, sleep } from '../rabbitmq/rabbitmq.helpers';
 import { ensurePgDatabase } from '../support/databases';
+import { TestReader, valueOf } from '../support/metrics';
 import { LedgerRow, bootApp, holdInboxRow } from './transfer-saga.fixture';
 
 /** Counts the runs of the local step that follows the reply: how the test sees it run before the saga is read. */
@@ -74,8 +77,12 @@ describe('the coordinator applying replies ahead of reading the saga (PostgreSQL
   let url: string;
   let blocker: Client;
 
+  const reader = new TestReader();
+  const provider = new MeterProvider({ readers: [reader] });
+
   beforeAll(async () => {
     Logger.overrideLogger(['error']);
+    metrics.setGlobalMeterProvider(provider); // before the app starts: the instruments are created at boot
     url = await ensurePgDatabase('saga_coordinator_run_ahead_test');
     // No consumers: the test hands the replies to the coordinator itself; the commands stay in the outbox.
     const transport = new InProcessTransport();
@@ -91,6 +98,8 @@ describe('the coordinator applying replies ahead of reading the saga (PostgreSQL
 
   afterAll(async () => {
     await moduleRef?.close();
+    await provider.shutdown();
+    metrics.disable();
   });
 
   beforeEach(async () => {
@@ -189,5 +198,16 @@ describe('the coordinator applying replies ahead of reading the saga (PostgreSQL
     expect(await handleWhileHeld(message, notYet, 'ROLLBACK')).toEqual([{ kind: 'ack' }]);
     expect(runs.confirm).toBe(1);
     expect((await sagas.find(message.sagaId))?.status).toBe('COMPLETED');
+  });
+
+  it('has counted its guesses by outcome (the tests above, in order)', async () => {
+    const result = await reader.collect();
+    const guesses = (guess: string) => valueOf(result, 'saga.coordinator.guesses', { 'saga.guess': guess });
+    // right: the first test; duplicate: the second; stale: the third and the fourth; none for the default type.
+    expect({ right: guesses('right'), duplicate: guesses('duplicate'), stale: guesses('stale') }).toEqual({
+      right: 1,
+      duplicate: 1,
+      stale: 2,
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { metrics } from '@opentelemetry/api';
-import { MeterProvider, MetricReader, type CollectionResult } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { InProcessTransport, SagaManager } from 'nestjs-saga';
@@ -7,35 +7,8 @@ import { ParticipantRuntime } from '../../libs/saga/src/runtime/participant-runt
 import { SagaCoordinator } from '../../libs/saga/src/runtime/saga-coordinator';
 import type { SagaMessage } from '../../libs/saga/src/transport/message';
 import { dataSourceOptions } from '../support/databases';
+import { TestReader, points, valueOf } from '../support/metrics';
 import { bootTransferApp, TransferSaga } from './transfer-saga.fixture';
-
-/** Collects on demand (what a Prometheus scrape or a periodic exporter would read). */
-class TestReader extends MetricReader {
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-type Point = { attributes: Record<string, unknown>; value: unknown };
-
-/** The data points of metric `name` in a collection. */
-function points(result: CollectionResult, name: string): Point[] {
-  const metric = result.resourceMetrics.scopeMetrics
-    .flatMap((s) => s.metrics)
-    .find((m) => m.descriptor.name === name);
-  return metric?.dataPoints ?? [];
-}
-
-/** The value of the point of `name` whose attributes include `attributes`. */
-function valueOf(result: CollectionResult, name: string, attributes: Record<string, string>): unknown {
-  const point = points(result, name).find((p) =>
-    Object.entries(attributes).every(([k, v]) => p.attributes[k] === v),
-  );
-  return point?.value;
-}
 
 describe('OpenTelemetry metrics (in-process transport, SQLite)', () => {
   const reader = new TestReader();

@@ -15,7 +15,11 @@ import type { SagaInstanceRecord } from '../persistence/saga-store';
  *   whose publish failed (the sweep sends them again);
  * - `saga.inbox.duplicates` (counter): messages an inbox found processed before (a redelivery after a crash, a
  *   re-publish by the sweep), acknowledged without effect, by `saga.consumer` (`participant:<name>` or
- *   `coordinator:<service>`); counted once the transaction that found them has committed.
+ *   `coordinator:<service>`); counted once the transaction that found them has committed;
+ * - `saga.coordinator.guesses` (counter): reply batches the coordinator applied ahead of reading their sagas
+ *   (`@SagaOrchestration({ sideEffects: false })`), by `saga.guess`: `right`, `stale` (a saga had changed since this
+ *   process saved it: another replica, an operator) or `duplicate` (a reply processed before); the last two were
+ *   rolled back and applied again from the stored sagas.
  *
  * The instruments are created when the module starts: register the application's MeterProvider before (as one does
  * for any instrumented library); without one they are the API's no-ops.
@@ -29,6 +33,7 @@ export class SagaMetrics {
   private readonly published: Counter;
   private readonly publishFailures: Counter;
   private readonly duplicates: Counter;
+  private readonly guesses: Counter;
 
   constructor() {
     const meter = metrics.getMeter('nestjs-saga');
@@ -51,6 +56,10 @@ export class SagaMetrics {
     this.duplicates = counter(
       'saga.inbox.duplicates',
       'Messages an inbox found processed before, acknowledged without effect',
+    );
+    this.guesses = counter(
+      'saga.coordinator.guesses',
+      'Reply batches applied ahead of reading their sagas, by whether the guess proved right',
     );
   }
 
@@ -78,5 +87,10 @@ export class SagaMetrics {
   /** `count` messages that `consumer`'s inbox had recorded before (call once their transaction has committed). */
   duplicate(consumer: string, count: number): void {
     if (count > 0) this.duplicates.add(count, { 'saga.consumer': consumer });
+  }
+
+  /** A reply batch applied ahead of reading its sagas, and how the guess turned out. */
+  guess(outcome: 'right' | 'stale' | 'duplicate'): void {
+    this.guesses.add(1, { 'saga.guess': outcome });
   }
 }

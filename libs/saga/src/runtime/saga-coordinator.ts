@@ -245,6 +245,7 @@ export class SagaCoordinator {
     );
     for (const guess of wrong) this.cache.forget(guess.id);
     this.cache.guessed(wrong.length === 0);
+    this.metrics.guess(wrong.length > 0 ? 'stale' : fresh.length < messages.length ? 'duplicate' : 'right');
     if (fresh.length < messages.length || wrong.length > 0) {
       throw guessedWrong(
         `${messages.length - fresh.length} duplicate(s), ${wrong.length} saga(s) changed since this process saved them`,
