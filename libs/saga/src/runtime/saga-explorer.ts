@@ -52,18 +52,16 @@ export class SagaExplorer {
     }
     for (const h of handlers) {
       const { sideEffects } = h.options;
+      const where = `${metatype.name}.${h.method}`;
       if (sideEffects !== undefined && typeof sideEffects !== 'boolean') {
         throw new SagaDefinitionError(
-          `${metatype.name}.${h.method}: @HandleCommand({ sideEffects }) must be true or false, got ${JSON.stringify(sideEffects)}.`,
+          `${where}: @HandleCommand({ sideEffects }) must be true or false, got ${JSON.stringify(sideEffects)}.`,
         );
       }
-      const where = `${metatype.name}.${h.method}`;
       this.registry.addHandler({
         participant: name,
         command: h.command,
-        instance,
         where,
-        method: h.method,
         payloadClass: h.options.payload,
         isBusinessError: classifier(h.options.businessErrors),
         sideEffects: sideEffects ?? true,

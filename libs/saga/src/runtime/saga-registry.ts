@@ -14,10 +14,8 @@ export interface RegisteredSaga {
 export interface RegisteredCommandHandler {
   participant: string;
   command: string;
-  instance: object;
   /** `Class.method`, for messages. */
   where: string;
-  method: string;
   payloadClass?: Type<object>;
   isBusinessError: ErrorClassifier;
   /** `@HandleCommand({ sideEffects })`: false when its only effects are writes through `ctx.manager`. */
