@@ -30,6 +30,34 @@ export function guessedWrong(reason: string): Error {
 }
 
 /**
+ * Runs `work` while `reading` (a statement of the same transaction, already sent) is on its way, then hands its
+ * answer to `check`, which throws `guessedWrong` when the answer shows that `work` ran on a wrong guess. When `work`
+ * fails, `check` still sees the answer first — a failure on a wrong guess says nothing and must not be replayed —
+ * and `reading` is always settled before this returns or throws: its transaction must not end (its ROLLBACK be
+ * sent, its connection released) before that statement was sent.
+ */
+export async function aheadOf<R, T>(
+  reading: Promise<R>,
+  work: () => Promise<T>,
+  check: (answer: R) => void,
+): Promise<T> {
+  reading.catch(() => undefined); // handled below; it must not count as unhandled while `work` runs
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    const answer = await reading.then(
+      (value) => ({ value }),
+      () => undefined, // a failed statement fails the transaction in any case
+    );
+    if (answer) check(answer.value);
+    throw error;
+  }
+  check(await reading);
+  return result;
+}
+
+/**
  * How user code (a local step, a command handler, a reply handler) runs inside a transaction, so that its writes
  * are undone if it fails while the transaction goes on. Optimistic (`safe = false`): directly, and a failure aborts
  * the whole transaction. Safe: in a SAVEPOINT (two more round trips) — except the code whose failure aborted the

@@ -10,7 +10,7 @@ import type { Disposition, IncomingMessage } from '../transport/transport';
 import type { CommandContext } from './contexts';
 import { describeFailure } from './failure';
 import { recordFresh } from './inbox';
-import { abortsOptimisticRun, guessedWrong, Isolation, runOptimistically } from './optimistic';
+import { abortsOptimisticRun, aheadOf, guessedWrong, Isolation, runOptimistically } from './optimistic';
 import { SagaMetrics } from './metrics';
 import { OutboxRelay } from './outbox-relay';
 import { validateAgainst } from './payload-validation';
@@ -159,29 +159,30 @@ export class ParticipantRuntime {
   /**
    * Runs the handlers while the batch's inbox rows are being written (`recording`), when every handler declared
    * `sideEffects: false`: the inbox statement and the first handler's statements share the wait for PostgreSQL.
-   * If the inbox shows a duplicate, the transaction is rolled back (the handlers' writes with it) and run again
-   * the usual way, where duplicates are skipped. The inbox statement is always answered before this returns or
-   * throws: the transaction must not end (its ROLLBACK be sent, its connection released) before it was sent.
+   * If the inbox shows a duplicate — also when a handler failed, maybe on its earlier run's writes — the
+   * transaction is rolled back and run again reading the inbox first, where duplicates are skipped (see `aheadOf`).
    */
-  private async runAhead(
+  private runAhead(
     manager: EntityManager,
     commands: Prepared[],
     isolation: Isolation,
     recording: Promise<{ fresh: Prepared[] }>,
   ): Promise<SagaMessage[]> {
-    recording.catch(() => undefined); // handled below; it must not count as unhandled while the handlers run
-    const replies: SagaMessage[] = [];
-    try {
-      for (const command of commands) replies.push(await this.run(manager, command, isolation));
-    } catch (error) {
-      // A handler that failed on a duplicate (its first run's writes in the way) says nothing about the command:
-      // run again, reading the inbox first, rather than record that failure.
-      const answer = await recording.catch(() => undefined);
-      if (answer) checkFresh(commands, answer.fresh);
-      throw error;
-    }
-    checkFresh(commands, (await recording).fresh);
-    return replies;
+    return aheadOf(
+      recording,
+      async () => {
+        const replies: SagaMessage[] = [];
+        for (const command of commands) replies.push(await this.run(manager, command, isolation));
+        return replies;
+      },
+      ({ fresh }) => {
+        if (fresh.length < commands.length) {
+          throw guessedWrong(
+            `${commands.length - fresh.length} of ${commands.length} commands were processed before`,
+          );
+        }
+      },
+    );
   }
 
   /** Runs one handler with its command's span active (its own spans nest under it) and builds its reply. */
@@ -241,14 +242,5 @@ export class ParticipantRuntime {
         );
       return { ...reply, outcome: 'failure', payload: {}, failure };
     }
-  }
-}
-
-/** Throws `guessedWrong` when some of the commands run ahead proved processed before. */
-function checkFresh(commands: Prepared[], fresh: Prepared[]): void {
-  if (fresh.length < commands.length) {
-    throw guessedWrong(
-      `${commands.length - fresh.length} of ${commands.length} commands were processed before`,
-    );
   }
 }

@@ -18,7 +18,7 @@ import { SagaWaiters } from './saga-waiters';
 import { SagaMetrics } from './metrics';
 import { withConflictRetries } from './conflicts';
 import { recordFresh } from './inbox';
-import { guessedWrong, runOptimistically } from './optimistic';
+import { aheadOf, guessedWrong, runOptimistically } from './optimistic';
 import { SagaInstanceCache } from './saga-instance-cache';
 import {
   activeContext,
@@ -207,10 +207,10 @@ export class SagaCoordinator {
   /**
    * Applies the replies to the sagas as this process last committed them while `recording` (the inbox rows and the
    * sagas) is on its way, so that the steps' statements follow it instead of waiting for its answer. If the answer
-   * shows a duplicate or a saga different from its guess, the transaction is rolled back and run again the usual
-   * way. The statement is always answered before this returns or throws (see `ParticipantRuntime.runAhead`).
+   * shows a duplicate or a saga different from its guess — also when the code failed, maybe on the wrong guess —
+   * the transaction is rolled back and run again reading first (see `aheadOf`).
    */
-  private async applyAhead(
+  private applyAhead(
     manager: EntityManager,
     messages: SagaMessage[],
     guesses: Map<string, SagaInstanceRecord>,
@@ -218,19 +218,11 @@ export class SagaCoordinator {
     writes: SagaWrites,
     traces: Map<string, Traced>,
   ): Promise<Applied[]> {
-    recording.catch(() => undefined); // handled below; it must not count as unhandled meanwhile
-    let results: Applied[];
-    try {
-      results = await this.applyInOrder(manager, messages, new Map(guesses), writes, traces);
-    } catch (error) {
-      // Code that failed on a wrong guess says nothing about the stored saga: run again (reading first) rather than
-      // record that failure. A failed inbox statement fails the transaction in any case.
-      const answer = await recording.catch(() => undefined);
-      if (answer) this.checkGuesses(messages, guesses, answer);
-      throw error;
-    }
-    this.checkGuesses(messages, guesses, await recording);
-    return results;
+    return aheadOf(
+      recording,
+      () => this.applyInOrder(manager, messages, new Map(guesses), writes, traces),
+      (answer) => this.checkGuesses(messages, guesses, answer),
+    );
   }
 
   /** Throws `guessedWrong` when a reply proved a duplicate or a saga differs from its guess (forgotten then). */
