@@ -252,6 +252,28 @@ describe('RabbitMqTransport (real broker)', () => {
     }
   });
 
+  it('writes a batch of publishes to the socket before publish() first yields, not in a later turn', async () => {
+    const t = newTransport();
+    await t.connect({ participants: [] });
+    type Internals = { manager: { connection: { connection: { stream: Socket } } } };
+    const socket = (t as unknown as Internals).manager.connection.connection.stream;
+    await t.publish([outgoing(command('shipping'))]); // declares the queue: the next publish goes straight out
+    const before = socket.bytesWritten;
+    const publishing = t.publish([outgoing(command('shipping')), outgoing(command('shipping'))]);
+    // Synchronously after the call: amqplib alone would write these frames in the next check phase.
+    const written = socket.bytesWritten - before;
+    await publishing;
+    const later = socket.bytesWritten - before;
+    try {
+      expect(written).toBeGreaterThan(0);
+      // The two publishes, whole (later writes would be acks or heartbeats, not more of these frames).
+      expect(written).toBeGreaterThanOrEqual(2 * outgoing(command('shipping')).body.length);
+      expect(later).toBeGreaterThanOrEqual(written);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('fails connect() with a TransportError when the broker cannot be reached', async () => {
     const t = rabbitMqTransport({ url: 'amqp://guest:secret@127.0.0.1:1', connectTimeoutMs: 300, prefix });
     const attempt = t.connect({ participants: ['payment'] });

@@ -1,5 +1,6 @@
 import type { ConfirmChannel, Message } from 'amqplib';
 import { TransportError } from '../../errors/saga.errors';
+import { writeFramesNow } from './rabbitmq.connection';
 import { errorMessage, messageIdOf, type Outgoing } from './rabbitmq.messages';
 
 /**
@@ -25,6 +26,7 @@ export class ConfirmPublisher {
    */
   async publish(messages: readonly Outgoing[], timeoutMs: number): Promise<void> {
     const confirms = messages.map((m) => this.publishOne(m));
+    writeFramesNow(this.channel);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new Error(`no confirm within ${timeoutMs} ms`)), timeoutMs);
