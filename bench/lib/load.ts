@@ -19,6 +19,8 @@ export interface LoadResult {
   p99: number;
   mean: number;
   max: number;
+  /** p50 of each quarter of the window, in the order the sagas finished: shows a trend (e.g. the JIT warming up). */
+  p50ByQuarter: number[];
 }
 
 export interface RunLoadOptions extends LoadOptions {
@@ -110,8 +112,12 @@ export async function runLoad(options: RunLoadOptions): Promise<LoadResult> {
     stop();
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  latencies.sort();
   const round = (ms: number): number => Math.round(ms * 100) / 100;
+  const quarter = Math.ceil(count / 4);
+  const p50ByQuarter = [0, 1, 2, 3].map((q) =>
+    round(percentile(latencies.slice(q * quarter, (q + 1) * quarter).sort(), 50)),
+  );
+  latencies.sort();
   return {
     concurrency,
     count,
@@ -122,5 +128,6 @@ export async function runLoad(options: RunLoadOptions): Promise<LoadResult> {
     p99: round(percentile(latencies, 99)),
     mean: round(latencies.reduce((a, b) => a + b, 0) / count),
     max: round(latencies[count - 1]),
+    p50ByQuarter,
   };
 }

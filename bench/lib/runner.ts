@@ -286,7 +286,8 @@ export async function runVariant(variant: VariantSpec, options: BenchOptions): P
       rows.push(await measure(variant, services, driver, concurrency, options));
       const r = rows[rows.length - 1];
       process.stderr.write(
-        `${variant.name} c=${concurrency}: ${r.perSecond.toFixed(1)} sagas/s, p50 ${r.p50} ms, ` +
+        `${variant.name} c=${concurrency}: ${r.perSecond.toFixed(1)} sagas/s, p50 ${r.p50} ms ` +
+          `(by quarter of the window ${r.p50ByQuarter.join('/')}), ` +
           `${r.transactionsPerSaga} tx/saga (in-process ${r.transactionsPerSagaInProcess}), ` +
           `${r.messagesPerSaga} msgs/saga\n`,
       );
