@@ -257,18 +257,15 @@ describe('RabbitMqTransport (real broker)', () => {
     await t.connect({ participants: [] });
     type Internals = { manager: { connection: { connection: { stream: Socket } } } };
     const socket = (t as unknown as Internals).manager.connection.connection.stream;
-    await t.publish([outgoing(command('shipping'))]); // declares the queue: the next publish goes straight out
-    const before = socket.bytesWritten;
-    const publishing = t.publish([outgoing(command('shipping')), outgoing(command('shipping'))]);
-    // Synchronously after the call: amqplib alone would write these frames in the next check phase.
-    const written = socket.bytesWritten - before;
-    await publishing;
-    const later = socket.bytesWritten - before;
     try {
-      expect(written).toBeGreaterThan(0);
-      // The two publishes, whole (later writes would be acks or heartbeats, not more of these frames).
-      expect(written).toBeGreaterThanOrEqual(2 * outgoing(command('shipping')).body.length);
-      expect(later).toBeGreaterThanOrEqual(written);
+      await t.publish([outgoing(command('shipping'))]); // declares the queue: the next publish goes straight out
+      const batch = [outgoing(command('shipping')), outgoing(command('shipping'))];
+      const before = socket.bytesWritten;
+      const publishing = t.publish(batch);
+      // Synchronously after the call: amqplib alone would write these frames in the next check phase.
+      const written = socket.bytesWritten - before;
+      await publishing;
+      expect(written).toBeGreaterThanOrEqual(batch[0].body.length + batch[1].body.length);
     } finally {
       await t.close();
     }
