@@ -173,6 +173,61 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
       ).rejects.toThrow();
       expect(dropped).toEqual([]);
     });
+    describe('the connection kept for the next transaction', () => {
+      type Pool = { idleCount: number; totalCount: number };
+      const pool = (): Pool => (dataSource.driver as unknown as { master: Pool }).master;
+      const backend = (m: EntityManager) =>
+        m.query<{ pid: number }[]>('SELECT pg_backend_pid() AS pid').then((rows) => rows[0].pid);
+
+      it('runs back-to-back transactions on one connection, and gives it back to the pool when idle', async () => {
+        const transactions = new SagaTransactions(dataSource);
+        const created = jest.spyOn(dataSource, 'createQueryRunner');
+        try {
+          const first = await transactions.run(backend);
+          const second = await transactions.run(backend);
+          expect(second).toBe(first);
+          expect(created).toHaveBeenCalledTimes(1);
+          expect(pool().idleCount).toBe(pool().totalCount - 1); // kept, not in the pool
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          expect(pool().idleCount).toBe(pool().totalCount); // idle for long enough: back in the pool
+          expect(await transactions.run(backend)).toBe(first); // the pool's most recent connection
+          expect(created).toHaveBeenCalledTimes(2);
+        } finally {
+          created.mockRestore();
+          await transactions.close();
+        }
+      });
+
+      it('keeps one connection however many transactions ran at once, and none of a failed one', async () => {
+        const transactions = new SagaTransactions(dataSource);
+        await Promise.all(
+          Array.from({ length: 5 }, () => transactions.run((m) => m.query('SELECT pg_sleep(0.02)'))),
+        );
+        expect(pool().totalCount).toBeGreaterThanOrEqual(5);
+        expect(pool().idleCount).toBe(pool().totalCount - 1);
+        await expect(transactions.run((m) => m.query('SELECT * FROM no_such_table'))).rejects.toThrow();
+        expect(pool().idleCount).toBe(pool().totalCount); // the failed transaction's connection was released
+        await transactions.close();
+      });
+
+      it('does not reuse a kept connection that broke, and keeps none after close()', async () => {
+        const transactions = new SagaTransactions(dataSource);
+        const kept = await transactions.run(backend);
+        await dataSource.query('SELECT pg_terminate_backend($1)', [kept]);
+        await new Promise((resolve) => setTimeout(resolve, 50)); // the client sees its connection end
+        const next = await transactions.run(async (m) => {
+          await m.query('INSERT INTO t VALUES (1)');
+          return backend(m);
+        });
+        expect(next).not.toBe(kept);
+        expect(await ids()).toEqual([1]);
+        await transactions.close();
+        expect(pool().idleCount).toBe(pool().totalCount);
+        await transactions.run(backend);
+        expect(pool().idleCount).toBe(pool().totalCount); // closed: the connection went straight back
+      });
+    });
+
     it('sends a repeated parameterized statement as a prepared one, and recovers when it goes stale', async () => {
       const transactions = new SagaTransactions(dataSource);
       await dataSource.query('INSERT INTO t VALUES (1)');

@@ -3,6 +3,7 @@ import type { BeforeApplicationShutdown, OnApplicationBootstrap, OnModuleInit } 
 import type { SagaStore } from '../persistence/saga-store';
 import { SAGA_DATA_SOURCE, SAGA_STORE, SAGA_TRANSPORT } from '../saga.constants';
 import { guardPoolErrors } from '../persistence/typeorm/pool-errors';
+import { SagaTransactions } from '../persistence/typeorm/transactions';
 import type { DataSource } from 'typeorm';
 import type { SagaTransport } from '../transport/transport';
 import { InProcessTransport } from '../transport/in-process/in-process.transport';
@@ -36,6 +37,7 @@ export class SagaLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     @Inject(SAGA_STORE) private readonly store: SagaStore,
     @Inject(SAGA_DATA_SOURCE) private readonly dataSource: DataSource,
     private readonly options: SagaRuntimeOptions,
+    private readonly transactions: SagaTransactions,
   ) {}
 
   onModuleInit(): void {
@@ -78,6 +80,8 @@ export class SagaLifecycle implements OnModuleInit, OnApplicationBootstrap, Befo
     // Rows committed after the relay stops stay in the outbox: the next start (or another replica) sweeps them.
     await this.relay.stop();
     await this.transport.close();
+    // The connection kept for the next transaction goes back to the pool before TypeORM closes it.
+    await this.transactions.close();
   }
 
   private every(ms: number, task: () => Promise<unknown>): void {

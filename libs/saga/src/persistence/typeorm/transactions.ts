@@ -1,7 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { PgTransactionPipeline } from './pg-pipeline';
 import { RepeatedStatements } from './repeated-statements';
+
+/** How long a connection is kept for the next transaction before it goes back to the pool (see `keepSpare`). */
+const SPARE_IDLE_MS = 100;
 
 /** Drivers where TypeORM has ONE connection for the whole DataSource. */
 const SINGLE_CONNECTION_TYPES: readonly string[] = ['better-sqlite3', 'sqljs'];
@@ -55,6 +58,9 @@ export class SagaTransactions {
   private readonly scope = new AsyncLocalStorage<Scope>();
   private readonly pipelining: boolean;
   private readonly repeated?: RepeatedStatements;
+  /** The connection of the last pipelined transaction, kept for the next one (see `keepSpare`). */
+  private spare?: { runner: QueryRunner; idle: NodeJS.Timeout };
+  private closed = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -84,20 +90,58 @@ export class SagaTransactions {
    */
   private async pipelined<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
     const committed: (() => void)[] = [];
-    const runner = this.dataSource.createQueryRunner();
+    const runner = this.takeSpare() ?? this.dataSource.createQueryRunner();
     let pipeline: PgTransactionPipeline | undefined;
+    let committedOk = false;
     try {
       pipeline = PgTransactionPipeline.attach(await runner.connect(), this.repeated);
       const result = await runner.manager.transaction((manager) =>
         this.inScope(manager, committed, fn, pipeline),
       );
+      committedOk = true;
       for (const callback of committed) callback();
       if (committed.length > 0) await afterPendingWrites();
       return result;
     } finally {
       pipeline?.detach();
-      await runner.release();
+      if (!committedOk || !this.keepSpare(runner)) await runner.release();
     }
+  }
+
+  /**
+   * Keeps the connection of a transaction that committed for the next one, instead of giving it back to the pool —
+   * at most one, and for `SPARE_IDLE_MS` at most: back-to-back transactions (a service handling one message after
+   * another) skip TypeORM's QueryRunner creation, the pool's checkout and release, and stay on the same backend
+   * (its prepared statements, its warm caches), as the pool's most recently used connection would be. Measured at
+   * one saga in flight, in 6 interleaved pairs: the order service's CPU per saga lower in 5 (by 4–12 %, +24 % in
+   * the other), p50 lower in 5. A connection that fails while kept is released by TypeORM (its error handler) and
+   * not reused.
+   */
+  private keepSpare(runner: QueryRunner): boolean {
+    if (this.spare || this.closed || runner.isReleased) return false;
+    const idle = setTimeout(() => {
+      if (this.spare?.runner !== runner) return;
+      this.spare = undefined;
+      void runner.release();
+    }, SPARE_IDLE_MS);
+    idle.unref();
+    this.spare = { runner, idle };
+    return true;
+  }
+
+  private takeSpare(): QueryRunner | undefined {
+    const spare = this.spare;
+    if (!spare) return undefined;
+    this.spare = undefined;
+    clearTimeout(spare.idle);
+    return spare.runner.isReleased ? undefined : spare.runner;
+  }
+
+  /** Gives back the connection kept for the next transaction; later transactions keep none. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const runner = this.takeSpare();
+    if (runner) await runner.release();
   }
 
   /**
