@@ -175,6 +175,8 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
     });
     describe('the connection kept for the next transaction', () => {
       type Pool = { idleCount: number; totalCount: number };
+      type PgPool = { connect(): Promise<{ release(): void }> };
+      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
       const pool = (): Pool => (dataSource.driver as unknown as { master: Pool }).master;
       const backend = (m: EntityManager) =>
         m.query<{ pid: number }[]>('SELECT pg_backend_pid() AS pid').then((rows) => rows[0].pid);
@@ -208,6 +210,25 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
         await expect(transactions.run((m) => m.query('SELECT * FROM no_such_table'))).rejects.toThrow();
         expect(pool().idleCount).toBe(pool().totalCount); // the failed transaction's connection was released
         await transactions.close();
+      });
+
+      it('keeps none while someone waits for a connection of the pool: it goes to them at once', async () => {
+        const transactions = new SagaTransactions(dataSource);
+        const master = (dataSource.driver as unknown as { master: Pool & PgPool }).master;
+        const held = await Promise.all(Array.from({ length: 9 }, () => master.connect())); // of its 10
+        try {
+          let waiter: Promise<{ release(): void }> | undefined;
+          await transactions.run(async (m) => {
+            await m.query('SELECT 1');
+            waiter = master.connect(); // the pool is full: waits for a connection
+          });
+          const got = await Promise.race([waiter!, sleep(50).then(() => 'still waiting')]);
+          void waiter!.then((client) => client.release()); // whenever it gets one
+          expect(got).not.toBe('still waiting');
+        } finally {
+          for (const client of held) client.release();
+          await transactions.close();
+        }
       });
 
       it('does not reuse a kept connection that broke, and keeps none after close()', async () => {
