@@ -11,11 +11,12 @@ import {
   formatProfile,
   formatReport,
   growthLines,
+  interleavedLines,
   perSagaLines,
   summaryLines,
   writeResults,
 } from './lib/report';
-import { runVariant, type VariantRun } from './lib/runner';
+import { runInterleaved, runVariant, type ResultRow, type VariantRun } from './lib/runner';
 import { VARIANTS } from './variants';
 
 /** The code measured: the commit, and the files of libs/ and apps/ changed since (the figures depend on them). */
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
       : '';
     process.stderr.write(`measuring commit ${code.commit}${changes}\n`);
   }
-  const { out, variants, growthSagas, ...options } = parseBenchArgs(
+  const { out, variants, growthSagas, interleaveRounds, ...options } = parseBenchArgs(
     process.argv.slice(2),
     'bench-results.json',
   );
@@ -61,15 +62,47 @@ async function main(): Promise<void> {
       process.stderr.write(`${name} FAILED: ${failures[name]}\n`);
     }
   }
+  // At one saga in flight the ratio is smaller than the host's drift from one window to the next: measure it again
+  // with the two variants' windows interleaved (both sets of services up).
+  let windows: ResultRow[] = [];
+  if (interleaveRounds > 0 && names.includes('baseline') && names.includes('saga')) {
+    const elapsed = ((Date.now() - t0) / 1000).toFixed(0);
+    process.stderr.write(`\n##### baseline and saga interleaved at c=1 (${elapsed} s elapsed)\n`);
+    try {
+      const run = await runInterleaved(
+        [VARIANTS.baseline({ growthSagas }), VARIANTS.saga({ growthSagas })],
+        options,
+        {
+          concurrency: 1,
+          rounds: interleaveRounds,
+          windowWarmup: Math.min(options.warmup, 20),
+        },
+      );
+      runs.interleaved = run;
+      windows = run.windows;
+    } catch (err) {
+      failures.interleaved = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      process.stderr.write(`interleaved FAILED: ${failures.interleaved}\n`);
+    }
+  }
   const rows = Object.values(runs).flatMap((r) => r.rows);
   const lines = [
     ...summaryLines(rows, 'saga', 'baseline'),
+    ...interleavedLines(rows, windows, 'saga', 'baseline'),
     ...growthLines(rows, 'saga-growth', ['saga', 'saga-again'], growthSagas),
     ...perSagaLines(rows),
   ];
   const seconds = Math.round((Date.now() - t0) / 1000);
   process.stdout.write(`\n${formatReport(rows)}\n${formatProfile(rows, 'saga')}`);
-  writeResults(out, options, runs, { code, growthSagas, seconds, summary: lines, failures });
+  writeResults(out, options, runs, {
+    code,
+    growthSagas,
+    interleaveRounds,
+    seconds,
+    summary: lines,
+    failures,
+    interleavedWindows: windows,
+  });
   process.stdout.write(`\nwrote ${out} (${seconds} s in all)\n\n${lines.join('\n')}\n`);
   release();
   if (Object.keys(failures).length) {

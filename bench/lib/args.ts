@@ -8,11 +8,16 @@ export interface CliOptions extends BenchOptions {
   variants?: string[];
   /** Finished sagas preloaded for the growth run (`--growth N`, default 20000; 0: no growth run by default). */
   growthSagas: number;
+  /**
+   * Rounds of the interleaved baseline/saga measurement at concurrency 1 (`--interleave N`, default 8; 0: none),
+   * run after the variants when both `baseline` and `saga` are among them.
+   */
+  interleaveRounds: number;
 }
 
 const USAGE =
   'options: --count N (2000) --warmup N (100) --concurrency 1,16,64 --out FILE --settle-ms N (250) ' +
-  '--quiet-wait-s N (30) --variants a,b --growth N (20000) --quick (= --count 200 --warmup 20)';
+  '--quiet-wait-s N (30) --variants a,b --growth N (20000) --interleave N (8) --quick (= --count 200 --warmup 20)';
 
 /** Parses the command line of the bench entry points. AMQP_URL and PG* variables select the services. */
 export function parseBenchArgs(argv: string[], defaultOut: string): CliOptions {
@@ -21,7 +26,7 @@ export function parseBenchArgs(argv: string[], defaultOut: string): CliOptions {
     const key = argv[i].replace(/^--/, '');
     if (
       !argv[i].startsWith('--') ||
-      !/^(count|warmup|concurrency|out|settle-ms|quiet-wait-s|variants|growth|quick)$/.test(key)
+      !/^(count|warmup|concurrency|out|settle-ms|quiet-wait-s|variants|growth|interleave|quick)$/.test(key)
     ) {
       throw new Error(`unexpected argument: ${argv[i]}\n${USAGE}`);
     }
@@ -47,5 +52,6 @@ export function parseBenchArgs(argv: string[], defaultOut: string): CliOptions {
     out: args.get('out') ?? defaultOut,
     variants: args.get('variants')?.split(','),
     growthSagas: int('growth', 20_000, 0),
+    interleaveRounds: int('interleave', 8, 0),
   };
 }

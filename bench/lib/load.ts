@@ -6,6 +6,8 @@ export interface LoadOptions {
   count: number;
   /** Sagas run (and fully drained) before the measured window; not measured. */
   warmup: number;
+  /** Also return every measured latency (`latenciesMs`), e.g. to pool several windows' latencies. */
+  keepLatencies?: boolean;
 }
 
 /** Figures of one measured window. Latencies in milliseconds, start → terminal state. */
@@ -21,6 +23,8 @@ export interface LoadResult {
   max: number;
   /** p50 of each quarter of the window, in the order the sagas finished: shows a trend (e.g. the JIT warming up). */
   p50ByQuarter: number[];
+  /** With `keepLatencies`: each measured saga's latency (ms, 0.01 ms resolution), in the order they finished. */
+  latenciesMs?: number[];
 }
 
 export interface RunLoadOptions extends LoadOptions {
@@ -117,6 +121,7 @@ export async function runLoad(options: RunLoadOptions): Promise<LoadResult> {
   const p50ByQuarter = [0, 1, 2, 3].map((q) =>
     round(percentile(latencies.slice(q * quarter, (q + 1) * quarter).sort(), 50)),
   );
+  const latenciesMs = options.keepLatencies ? Array.from(latencies, round) : undefined;
   latencies.sort();
   return {
     concurrency,
@@ -129,5 +134,6 @@ export async function runLoad(options: RunLoadOptions): Promise<LoadResult> {
     mean: round(latencies.reduce((a, b) => a + b, 0) / count),
     max: round(latencies[count - 1]),
     p50ByQuarter,
+    ...(latenciesMs && { latenciesMs }),
   };
 }

@@ -95,6 +95,32 @@ export function summaryLines(rows: ResultRow[], subject: string, reference: stri
 }
 
 /**
+ * The closing line of an interleaved measurement (`runInterleaved`): the pooled p50 of `subject` against
+ * `reference`, and the ratio of each round (the two windows measured one after the other), e.g.
+ * `bench c=1 interleaved (8 rounds of 250): saga p50 13.1ms vs baseline 10.2ms ratio 1.28 (by round 1.25 … 1.31)`.
+ */
+export function interleavedLines(
+  rows: ResultRow[],
+  windows: ResultRow[],
+  subject: string,
+  reference: string,
+): string[] {
+  const s = rows.find((r) => r.variant === `${subject} (interleaved)`);
+  const ref = rows.find((r) => r.variant === `${reference} (interleaved)`);
+  if (!s || !ref) return [];
+  const mine = windows.filter((w) => w.variant === subject);
+  const theirs = windows.filter((w) => w.variant === reference);
+  const byRound = mine
+    .map((w, i) => (theirs[i] ? (w.p50 / theirs[i].p50).toFixed(2) : undefined))
+    .filter((r): r is string => r !== undefined);
+  return [
+    `bench c=${s.concurrency} interleaved (${mine.length} rounds of ${mine[0]?.count}): ${subject} p50 ` +
+      `${s.p50.toFixed(1)}ms vs ${reference} ${ref.p50.toFixed(1)}ms ratio ${(s.p50 / ref.p50).toFixed(2)} ` +
+      `(by round ${byRound.join(' ')}) ${perSec(s)} vs ${perSec(ref)}`,
+  ];
+}
+
+/**
  * One line per concurrency: the growth run (`grown`) against the empty-table runs (`empty`: those measured, e.g. the
  * run before it and the run after it), throughput and p50 compared with their mean.
  */

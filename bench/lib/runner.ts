@@ -1,7 +1,7 @@
 import { deleteQueues, purgeQueues } from './broker';
 import type { ServiceStats } from './control';
 import { allProcessCpu, cpuDelta, cpuSecondsByPid, machineBusySeconds, pidsByComm } from './cpu';
-import type { LoadResult } from './load';
+import { percentile, type LoadResult } from './load';
 import { backendPids, checkpoint, readDbStats, type DbStats } from './pg-stats';
 import { spawnService, type ServiceHandle, type StopResult } from './process';
 
@@ -233,6 +233,7 @@ async function measure(
   driver: ServiceHandle,
   concurrency: number,
   options: BenchOptions,
+  keepLatencies = false,
 ): Promise<ResultRow> {
   const { count, warmup, settleMs } = options;
   process.stderr.write(
@@ -240,7 +241,7 @@ async function measure(
   );
   if (options.quietWaitSeconds > 0) await waitForQuietMachine(options.quietWaitSeconds);
   await driver.request(
-    `LOAD ${JSON.stringify({ concurrency, count, warmup })}`,
+    `LOAD ${JSON.stringify({ concurrency, count, warmup, keepLatencies })}`,
     'WARM',
     60_000 + warmup * 1000,
   );
@@ -264,46 +265,231 @@ export async function runSagas(driver: ServiceHandle, count: number): Promise<Lo
   return JSON.parse(await driver.request('GO', 'RESULT ', 60_000 + count * 1000)) as LoadResult;
 }
 
+/** A variant whose services are up (or being started: `services` holds those started so far). */
+interface Running {
+  variant: VariantSpec;
+  services: ServiceHandle[];
+  stopped: Record<string, StopResult>;
+}
+
+/** Sets the variant up and starts its services in order; returns the driver. `running.services` grows as they start. */
+async function startVariant(running: Running, options: BenchOptions): Promise<ServiceHandle> {
+  const { variant, services } = running;
+  await variant.setup?.();
+  if (variant.queues.length) await purgeQueues(options.amqpUrl, variant.queues);
+  for (const spec of variant.services) {
+    process.stderr.write(`${variant.name}: starting ${spec.name}\n`);
+    const env = { AMQP_URL: options.amqpUrl, ...spec.env };
+    // e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile every service.
+    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean);
+    services.push(await spawnService(spec.name, spec.entryJs, env, { echoStderr: true, nodeArgs }));
+  }
+  const driver = services.find((s) => s.name === variant.driver);
+  if (!driver) throw new Error(`${variant.name}: no service named ${variant.driver}`);
+  await variant.prepare?.(driver);
+  return driver;
+}
+
+/** Stops the services started (in reverse order) and cleans the broker and the variant's files. */
+async function stopVariant({ variant, services, stopped }: Running, options: BenchOptions): Promise<void> {
+  for (const s of [...services].reverse()) {
+    stopped[s.name] = await s.stop();
+    const r = stopped[s.name];
+    if (r.code !== 0 || r.killed)
+      process.stderr.write(`${s.name} did not stop cleanly: ${JSON.stringify(r)}\n`);
+  }
+  try {
+    if (variant.queues.length) await deleteQueues(options.amqpUrl, variant.queues);
+  } finally {
+    await variant.teardown?.();
+  }
+}
+
+function progressLine(r: ResultRow): string {
+  return (
+    `${r.variant} c=${r.concurrency}: ${r.perSecond.toFixed(1)} sagas/s, p50 ${r.p50} ms ` +
+    `(by quarter of the window ${r.p50ByQuarter.join('/')}), ` +
+    `${r.transactionsPerSaga} tx/saga (in-process ${r.transactionsPerSagaInProcess}), ` +
+    `${r.messagesPerSaga} msgs/saga\n`
+  );
+}
+
 /** Starts the variant's services, measures each concurrency in turn, stops everything and cleans the broker. */
 export async function runVariant(variant: VariantSpec, options: BenchOptions): Promise<VariantRun> {
   const rows: ResultRow[] = [];
-  const stopped: Record<string, StopResult> = {};
-  const services: ServiceHandle[] = [];
+  const running: Running = { variant, services: [], stopped: {} };
   try {
-    await variant.setup?.();
-    if (variant.queues.length) await purgeQueues(options.amqpUrl, variant.queues);
-    for (const spec of variant.services) {
-      process.stderr.write(`${variant.name}: starting ${spec.name}\n`);
-      const env = { AMQP_URL: options.amqpUrl, ...spec.env };
-      // e.g. BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile every service.
-      const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean);
-      services.push(await spawnService(spec.name, spec.entryJs, env, { echoStderr: true, nodeArgs }));
-    }
-    const driver = services.find((s) => s.name === variant.driver);
-    if (!driver) throw new Error(`${variant.name}: no service named ${variant.driver}`);
-    await variant.prepare?.(driver);
+    const driver = await startVariant(running, options);
     for (const concurrency of options.concurrencies) {
-      rows.push(await measure(variant, services, driver, concurrency, options));
-      const r = rows[rows.length - 1];
-      process.stderr.write(
-        `${variant.name} c=${concurrency}: ${r.perSecond.toFixed(1)} sagas/s, p50 ${r.p50} ms ` +
-          `(by quarter of the window ${r.p50ByQuarter.join('/')}), ` +
-          `${r.transactionsPerSaga} tx/saga (in-process ${r.transactionsPerSagaInProcess}), ` +
-          `${r.messagesPerSaga} msgs/saga\n`,
-      );
+      rows.push(await measure(variant, running.services, driver, concurrency, options));
+      process.stderr.write(progressLine(rows[rows.length - 1]));
     }
   } finally {
-    for (const s of [...services].reverse()) {
-      stopped[s.name] = await s.stop();
-      const r = stopped[s.name];
-      if (r.code !== 0 || r.killed)
-        process.stderr.write(`${s.name} did not stop cleanly: ${JSON.stringify(r)}\n`);
-    }
-    try {
-      if (variant.queues.length) await deleteQueues(options.amqpUrl, variant.queues);
-    } finally {
-      await variant.teardown?.();
-    }
+    await stopVariant(running, options);
   }
-  return { rows, stopped };
+  return { rows, stopped: running.stopped };
+}
+
+export interface InterleavePlan {
+  concurrency: number;
+  /** Rounds; each measures every variant once, in the order A B, then B A, and so on (A B B A A B …). */
+  rounds: number;
+  /** Warm-up of every window after the first of its variant (which has the options' full warm-up). */
+  windowWarmup: number;
+}
+
+/**
+ * Measures several variants at one concurrency in alternating windows, all their services up for the whole time:
+ * `options.count` sagas per variant, split into `plan.rounds` windows. The host's speed drifts between windows by
+ * up to ±20 % here, more than the differences measured at one saga in flight; alternating (A B B A …) puts both
+ * variants under the same drift, and a linear drift cancels. Each variant's windows are pooled into one row
+ * (latency percentiles over every saga of its windows), named `<variant> (interleaved)`; `windows` keeps each
+ * window's own row, in the order measured.
+ */
+export async function runInterleaved(
+  variants: VariantSpec[],
+  options: BenchOptions,
+  plan: InterleavePlan,
+): Promise<VariantRun & { windows: ResultRow[] }> {
+  const running = variants.map((variant): Running => ({ variant, services: [], stopped: {} }));
+  const windows: ResultRow[] = [];
+  const perWindow = Math.ceil(options.count / plan.rounds);
+  try {
+    const drivers: ServiceHandle[] = [];
+    for (const r of running) drivers.push(await startVariant(r, options));
+    for (let round = 0; round < plan.rounds; round++) {
+      const order = running.map((_, i) => i);
+      if (round % 2 === 1) order.reverse();
+      for (const i of order) {
+        const warmup = windows.some((w) => w.variant === running[i].variant.name)
+          ? plan.windowWarmup
+          : options.warmup;
+        const window = await measure(
+          running[i].variant,
+          running[i].services,
+          drivers[i],
+          plan.concurrency,
+          { ...options, count: perWindow, warmup },
+          true,
+        );
+        windows.push(window);
+        process.stderr.write(`round ${round + 1}/${plan.rounds}: ${progressLine(window)}`);
+      }
+    }
+  } finally {
+    for (const r of [...running].reverse()) await stopVariant(r, options);
+  }
+  const rows = running.map((r) =>
+    poolWindows(
+      `${r.variant.name} (interleaved)`,
+      windows.filter((w) => w.variant === r.variant.name),
+    ),
+  );
+  const stopped = Object.assign({}, ...running.map((r) => r.stopped)) as Record<string, StopResult>;
+  return { rows, windows: windows.map(({ latenciesMs: _, ...w }) => w), stopped };
+}
+
+/**
+ * One row for several windows of one variant: counts, seconds and CPU added up, latency percentiles over all their
+ * sagas, per-saga figures weighted by each window's count; `p50ByQuarter` becomes the p50 of each window.
+ */
+export function poolWindows(variant: string, windows: ResultRow[]): ResultRow {
+  if (windows.length === 0) throw new Error(`${variant}: no window measured`);
+  const count = sum(windows.map((w) => w.count));
+  const seconds = sum(windows.map((w) => w.seconds));
+  const latencies = Float64Array.from(windows.flatMap((w) => w.latenciesMs ?? [])).sort();
+  if (latencies.length !== count) throw new Error(`${variant}: windows without their latencies`);
+  const weighted = (f: (w: ResultRow) => number): number => sum(windows.map((w) => f(w) * w.count)) / count;
+  const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits;
+  const addUp = <T extends Record<string, number>>(parts: T[]): Record<string, number> => {
+    const total: Record<string, number> = {};
+    for (const part of parts)
+      for (const [k, v] of Object.entries(part)) total[k] = round((total[k] ?? 0) + v);
+    return total;
+  };
+  const statements: ResultRow['statementsPerSaga'] = {};
+  for (const key of new Set(windows.flatMap((w) => Object.keys(w.statementsPerSaga)))) {
+    statements[key] = {
+      count: round(
+        weighted((w) => w.statementsPerSaga[key]?.count ?? 0),
+        3,
+      ),
+      ms: round(
+        weighted((w) => w.statementsPerSaga[key]?.ms ?? 0),
+        3,
+      ),
+    };
+  }
+  const byService: ResultRow['counters']['byService'] = {};
+  for (const name of new Set(windows.flatMap((w) => Object.keys(w.counters.byService)))) {
+    const of = (k: 'published' | 'consumed' | 'commits' | 'rollbacks'): number =>
+      sum(windows.map((w) => w.counters.byService[name]?.[k] ?? 0));
+    byService[name] = {
+      published: of('published'),
+      consumed: of('consumed'),
+      commits: of('commits'),
+      rollbacks: of('rollbacks'),
+    };
+  }
+  const other = new Map<number, { pid: number; comm: string; seconds: number }>();
+  for (const p of windows.flatMap((w) => w.otherTop)) {
+    const seen = other.get(p.pid);
+    other.set(p.pid, { ...p, seconds: round((seen?.seconds ?? 0) + p.seconds) });
+  }
+  const elu = new Set(windows.flatMap((w) => Object.keys(w.eventLoopUtilization)));
+  return {
+    variant,
+    concurrency: windows[0].concurrency,
+    count,
+    seconds: round(seconds),
+    perSecond: round(count / seconds),
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    mean: round(sum(Array.from(latencies)) / count),
+    max: latencies[count - 1],
+    p50ByQuarter: windows.map((w) => w.p50),
+    cpuSeconds: addUp(windows.map((w) => w.cpuSeconds)),
+    transactionsPerSaga: round(
+      weighted((w) => w.transactionsPerSaga),
+      3,
+    ),
+    transactionsPerSagaInProcess: round(
+      weighted((w) => w.transactionsPerSagaInProcess),
+      3,
+    ),
+    rollbacksPerSaga: round(
+      weighted((w) => w.rollbacksPerSaga),
+      3,
+    ),
+    messagesPerSaga: round(
+      weighted((w) => w.messagesPerSaga),
+      3,
+    ),
+    consumedPerSaga: round(
+      weighted((w) => w.consumedPerSaga),
+      3,
+    ),
+    statementsPerSaga: statements,
+    eventLoopUtilization: Object.fromEntries(
+      [...elu].map((k) => [
+        k,
+        round(
+          weighted((w) => w.eventLoopUtilization[k] ?? 0),
+          3,
+        ),
+      ]),
+    ),
+    counters: {
+      xactCommitByDb: addUp(windows.map((w) => w.counters.xactCommitByDb)),
+      flushQueriesSubtracted: sum(windows.map((w) => w.counters.flushQueriesSubtracted)),
+      sessionsOpened: sum(windows.map((w) => w.counters.sessionsOpened)),
+      byService,
+    },
+    otherTop: [...other.values()].sort((a, b) => b.seconds - a.seconds).slice(0, 5),
+  };
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
 }
