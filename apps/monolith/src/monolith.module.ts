@@ -6,6 +6,7 @@ import { PaymentModule, paymentEntities, paymentMigrations } from '../../payment
 import { ShippingModule, shippingEntities, shippingMigrations } from '../../shipping/src/shipping.module';
 import { dataSourceOptions } from '../../shared/src/database';
 import { HealthController } from '../../shared/src/health.controller';
+import { MetricsController } from '../../shared/src/metrics';
 import { loadMonolithConfig, type MonolithConfig } from './config';
 
 /**
@@ -31,7 +32,7 @@ export class MonolithModule {
         PaymentModule,
         ShippingModule,
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, MetricsController],
     };
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { HealthController } from '../../shared/src/health.controller';
+import { MetricsController } from '../../shared/src/metrics';
 import { serviceInfrastructure } from '../../shared/src/service-root';
 import { loadOrderConfig } from './config';
 import { OrderModule, orderEntities, orderMigrations } from './order.module';
@@ -10,6 +11,6 @@ import { OrderModule, orderEntities, orderMigrations } from './order.module';
     ...serviceInfrastructure(loadOrderConfig, { entities: orderEntities, migrations: orderMigrations }),
     OrderModule,
   ],
-  controllers: [HealthController],
+  controllers: [HealthController, MetricsController],
 })
 export class OrderAppModule {}

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { HealthController } from '../../shared/src/health.controller';
+import { MetricsController } from '../../shared/src/metrics';
 import { serviceInfrastructure } from '../../shared/src/service-root';
 import { loadPaymentConfig } from './config';
 import { CrashAfterCommitFailpoint } from './crash-after-commit.failpoint';
@@ -11,7 +12,7 @@ import { PaymentModule, paymentEntities, paymentMigrations } from './payment.mod
     ...serviceInfrastructure(loadPaymentConfig, { entities: paymentEntities, migrations: paymentMigrations }),
     PaymentModule,
   ],
-  controllers: [HealthController],
+  controllers: [HealthController, MetricsController],
   // TEST-ONLY: inert unless PAYMENT_CRASH_AFTER_COMMIT_ONCE is set (see crash-after-commit.failpoint.ts).
   providers: [CrashAfterCommitFailpoint],
 })

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { HealthController } from '../../shared/src/health.controller';
+import { MetricsController } from '../../shared/src/metrics';
 import { serviceInfrastructure } from '../../shared/src/service-root';
 import { loadShippingConfig } from './config';
 import { ShippingModule, shippingEntities, shippingMigrations } from './shipping.module';
@@ -13,6 +14,6 @@ import { ShippingModule, shippingEntities, shippingMigrations } from './shipping
     }),
     ShippingModule,
   ],
-  controllers: [HealthController],
+  controllers: [HealthController, MetricsController],
 })
 export class ShippingAppModule {}

@@ -124,6 +124,43 @@ describe('distributed shop (3 processes, RabbitMQ, PostgreSQL)', () => {
     expect(after).toBe(before);
   });
 
+  it("serves the library's metrics to Prometheus on GET /metrics of every service", async () => {
+    await scriptedOutcomes();
+    const scrape = async (app: 'order' | 'payment' | 'shipping') => {
+      const response = await fetch(`${stack.url(app)}/metrics`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+      return response.text();
+    };
+    /** The value of the sample of `name` that has every label of `labels`. */
+    const sample = (text: string, name: string, labels: Record<string, string>): number => {
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) &&
+            Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)),
+        );
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : NaN;
+    };
+    const completed = DEMO_SCENARIOS.filter((s) => s.expect.sagaStatus === 'COMPLETED').length;
+    const compensated = DEMO_SCENARIOS.length - completed;
+    const order = await scrape('order');
+    expect(sample(order, 'saga_finished_total', { saga_status: 'COMPLETED' })).toBeGreaterThanOrEqual(
+      completed,
+    );
+    expect(sample(order, 'saga_finished_total', { saga_status: 'COMPENSATED' })).toBeGreaterThanOrEqual(
+      compensated,
+    );
+    expect(order).toMatch(/^target_info\{[^}]*service_name="order"/m);
+    const payment = await scrape('payment');
+    expect(
+      sample(payment, 'saga_commands_total', { saga_command: 'ChargePayment', saga_outcome: 'success' }),
+    ).toBeGreaterThanOrEqual(1);
+    const shipping = await scrape('shipping');
+    expect(sample(shipping, 'saga_outbox_published_total', {})).toBeGreaterThanOrEqual(1);
+  });
+
   it('answers 404 for an unknown saga or order', async () => {
     expect((await fetch(`${stack.url('order')}/sagas/${randomUUID()}`)).status).toBe(404);
     expect((await fetch(`${stack.url('order')}/orders/${randomUUID()}`)).status).toBe(404);
