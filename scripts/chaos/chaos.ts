@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import type { Client } from 'pg';
 import { OrderDriver, waves } from './driver';
 import { FaultInjector, scheduleFaults } from './faults';
+import { GuessTally } from './guesses';
 import { Broker, Postgres, redact } from './infra';
 import { parseOptions, UsageError, type ChaosOptions } from './options';
 import { planOrders, Random } from './plan';
@@ -139,6 +140,8 @@ async function run(options: ChaosOptions): Promise<Outcome> {
       giveUpMs: 120_000,
       requestTimeoutMs: 10_000,
     });
+    const guesses = new GuessTally(services.filter((s) => s.id.startsWith('order')));
+    guesses.start();
     const progress = setInterval(() => log(`orders: ${driver.progress}`), 5_000);
     const start = Date.now();
     let placements;
@@ -166,6 +169,8 @@ async function run(options: ChaosOptions): Promise<Outcome> {
     };
     const settled = await waitTerminal(dbs.order, options.settleTimeoutMs, log);
     const quietProblems = settled ? await waitQuiet(dbs, broker) : [];
+    await guesses.stop();
+    log(`coordinator guesses (replies applied ahead of reading their sagas): ${guesses.summary()}`);
     const verdict = await verify(dbs, placements);
     verdict.violations.push(...quietProblems.map((message) => ({ message })));
     if (!settled) verdict.violations.push({ message: 'not every saga finished within the settle timeout' });
