@@ -385,7 +385,10 @@ export async function runInterleaved(
       windows.filter((w) => w.variant === r.variant.name),
     ),
   );
-  const stopped = Object.assign({}, ...running.map((r) => r.stopped)) as Record<string, StopResult>;
+  // Keyed by variant too: both variants may have a service of the same name.
+  const stopped: Record<string, StopResult> = {};
+  for (const r of running)
+    for (const [name, result] of Object.entries(r.stopped)) stopped[`${r.variant.name}:${name}`] = result;
   return { rows, windows: windows.map(({ latenciesMs: _, ...w }) => w), stopped };
 }
 
