@@ -6,7 +6,7 @@ import { PaymentModule, paymentEntities, paymentMigrations } from '../../payment
 import { ShippingModule, shippingEntities, shippingMigrations } from '../../shipping/src/shipping.module';
 import { dataSourceOptions } from '../../shared/src/database';
 import { HealthController } from '../../shared/src/health.controller';
-import { MetricsController } from '../../shared/src/metrics';
+import { TelemetryModule } from '../../shared/src/telemetry.module';
 import { loadMonolithConfig, type MonolithConfig } from './config';
 
 /**
@@ -31,8 +31,9 @@ export class MonolithModule {
         OrderModule,
         PaymentModule,
         ShippingModule,
+        TelemetryModule,
       ],
-      controllers: [HealthController, MetricsController],
+      controllers: [HealthController],
     };
   }
 }

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { HealthController } from '../../shared/src/health.controller';
-import { MetricsController } from '../../shared/src/metrics';
+import { TelemetryModule } from '../../shared/src/telemetry.module';
 import { serviceInfrastructure } from '../../shared/src/service-root';
 import { loadOrderConfig } from './config';
 import { OrderModule, orderEntities, orderMigrations } from './order.module';
@@ -10,7 +10,8 @@ import { OrderModule, orderEntities, orderMigrations } from './order.module';
   imports: [
     ...serviceInfrastructure(loadOrderConfig, { entities: orderEntities, migrations: orderMigrations }),
     OrderModule,
+    TelemetryModule,
   ],
-  controllers: [HealthController, MetricsController],
+  controllers: [HealthController],
 })
 export class OrderAppModule {}

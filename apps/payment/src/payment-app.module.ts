@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { HealthController } from '../../shared/src/health.controller';
-import { MetricsController } from '../../shared/src/metrics';
+import { TelemetryModule } from '../../shared/src/telemetry.module';
 import { serviceInfrastructure } from '../../shared/src/service-root';
 import { loadPaymentConfig } from './config';
 import { CrashAfterCommitFailpoint } from './crash-after-commit.failpoint';
@@ -11,8 +11,9 @@ import { PaymentModule, paymentEntities, paymentMigrations } from './payment.mod
   imports: [
     ...serviceInfrastructure(loadPaymentConfig, { entities: paymentEntities, migrations: paymentMigrations }),
     PaymentModule,
+    TelemetryModule,
   ],
-  controllers: [HealthController, MetricsController],
+  controllers: [HealthController],
   // TEST-ONLY: inert unless PAYMENT_CRASH_AFTER_COMMIT_ONCE is set (see crash-after-commit.failpoint.ts).
   providers: [CrashAfterCommitFailpoint],
 })

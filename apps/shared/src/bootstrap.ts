@@ -1,6 +1,7 @@
 import { type DynamicModule, Logger, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { startMetrics } from './metrics';
+import { startTracing } from './tracing';
 
 /**
  * Starts an HTTP app on the configured port, closes it cleanly on SIGTERM/SIGINT (the saga transport
@@ -14,7 +15,9 @@ export function serve(
   const logger = new Logger(name);
   const start = async (): Promise<void> => {
     const { port } = loadConfig();
-    startMetrics(name); // before the app: the library creates its instruments at boot
+    // Before the app: the library creates its instruments at boot.
+    startMetrics(name);
+    startTracing(name);
     // While shutting down, answer 503 (and close keep-alive connections) so clients retry on another replica
     // instead of holding the server open, and no order is accepted after the saga runtime has stopped.
     const app = await NestFactory.create(rootModule(), { return503OnClosing: true });

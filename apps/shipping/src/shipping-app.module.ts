@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { HealthController } from '../../shared/src/health.controller';
-import { MetricsController } from '../../shared/src/metrics';
+import { TelemetryModule } from '../../shared/src/telemetry.module';
 import { serviceInfrastructure } from '../../shared/src/service-root';
 import { loadShippingConfig } from './config';
 import { ShippingModule, shippingEntities, shippingMigrations } from './shipping.module';
@@ -13,7 +13,8 @@ import { ShippingModule, shippingEntities, shippingMigrations } from './shipping
       migrations: shippingMigrations,
     }),
     ShippingModule,
+    TelemetryModule,
   ],
-  controllers: [HealthController, MetricsController],
+  controllers: [HealthController],
 })
 export class ShippingAppModule {}

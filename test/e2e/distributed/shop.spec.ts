@@ -10,6 +10,7 @@ import {
 } from './support/scripted-orders';
 import { ServiceStack } from './support/service-stack';
 import { BAD_ORDER, expectBadOrderFields } from '../../support/http';
+import { OtlpCollector } from './support/otlp-collector';
 
 /**
  * The sample shop as three processes (order, payment, shipping), each on its own PostgreSQL database, talking
@@ -18,6 +19,8 @@ import { BAD_ORDER, expectBadOrderFields } from '../../support/http';
  */
 describe('distributed shop (3 processes, RabbitMQ, PostgreSQL)', () => {
   const stack = new ServiceStack('shop');
+  /** Receives the services' spans (OTLP/HTTP JSON), as Jaeger or an OpenTelemetry Collector would. */
+  const collector = new OtlpCollector();
   let api: OrderApi;
   /** The monolith's outcomes for the same scenarios, computed while the services boot. */
   let monolith: DemoOutcome[];
@@ -32,14 +35,24 @@ describe('distributed shop (3 processes, RabbitMQ, PostgreSQL)', () => {
 
   beforeAll(async () => {
     // Both to the end (allSettled), so that neither still runs when afterAll tears the stack down.
-    const [up, mono] = await Promise.allSettled([stack.up(), runScriptedOrdersOnMonolith()]);
+    const tracing = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: await collector.start(),
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    };
+    const [up, mono] = await Promise.allSettled([
+      stack.up({ order: tracing, payment: tracing, shipping: tracing }),
+      runScriptedOrdersOnMonolith(),
+    ]);
     if (up.status === 'rejected') throw up.reason;
     if (mono.status === 'rejected') throw mono.reason;
     monolith = mono.value;
     api = new OrderApi(stack.url('order'));
   }, 180_000);
 
-  afterAll(() => stack.down(), 60_000);
+  afterAll(async () => {
+    await stack.down();
+    await collector.stop();
+  }, 60_000);
 
   const postOrders = (body: unknown) =>
     fetch(`${stack.url('order')}/orders`, {
@@ -159,6 +172,38 @@ describe('distributed shop (3 processes, RabbitMQ, PostgreSQL)', () => {
     ).toBeGreaterThanOrEqual(1);
     const shipping = await scrape('shipping');
     expect(sample(shipping, 'saga_outbox_published_total', {})).toBeGreaterThanOrEqual(1);
+  });
+
+  it('exports one trace per saga across the three services over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)', async () => {
+    const { sagaId } = await byCustomer('alice');
+    const names = (traceId: string) =>
+      collector.spans
+        .filter((span) => span.traceId === traceId)
+        .map((span) => `${span.service}: ${span.name}`)
+        .sort();
+    let traceId: string | undefined;
+    const expected = [
+      'order: saga reply place-order',
+      'order: saga reply place-order',
+      'order: saga start place-order',
+      'payment: saga command ChargePayment',
+      'shipping: saga command ScheduleShipment',
+    ];
+    // Batched every 100 ms by each service: wait for the five spans of alice's saga.
+    for (let waited = 0; waited < 10_000; waited += 100) {
+      traceId = collector.spans.find(
+        (s) => s.name === 'saga start place-order' && s.sagaId === sagaId,
+      )?.traceId;
+      if (traceId && names(traceId).length >= expected.length) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(traceId).toBeDefined();
+    expect(names(traceId!)).toEqual(expected);
+    // Each command's span is a child of the span that sent it (W3C traceparent on the message).
+    const inTrace = collector.spans.filter((s) => s.traceId === traceId);
+    const start = inTrace.find((s) => s.name === 'saga start place-order')!;
+    const charge = inTrace.find((s) => s.name === 'saga command ChargePayment')!;
+    expect(charge.parentSpanId).toBe(start.spanId);
   });
 
   it('answers 404 for an unknown saga or order', async () => {
