@@ -25,7 +25,6 @@ export function startTracing(service: string, env: Env = process.env): boolean {
       `OTEL_EXPORTER_OTLP_ENDPOINT must be a URL such as http://collector:4318, got '${endpoint}'.`,
     );
   }
-
   const delay = env.OTEL_BSP_SCHEDULE_DELAY?.trim();
   const scheduledDelayMillis = delay ? Number(delay) : undefined;
   if (
