@@ -63,14 +63,15 @@ async function main(): Promise<void> {
     }
   }
   // At one saga in flight the ratio is smaller than the host's drift from one window to the next: measure it again
-  // with the two variants' windows interleaved (both sets of services up).
+  // with the variants' windows interleaved (all their services up): baseline, saga, and saga-lean if it ran.
   let windows: ResultRow[] = [];
   if (interleaveRounds > 0 && names.includes('baseline') && names.includes('saga')) {
+    const interleaved = ['baseline', 'saga', ...(names.includes('saga-lean') ? ['saga-lean'] : [])];
     const elapsed = ((Date.now() - t0) / 1000).toFixed(0);
-    process.stderr.write(`\n##### baseline and saga interleaved at c=1 (${elapsed} s elapsed)\n`);
+    process.stderr.write(`\n##### ${interleaved.join(', ')} interleaved at c=1 (${elapsed} s elapsed)\n`);
     try {
       const run = await runInterleaved(
-        [VARIANTS.baseline({ growthSagas }), VARIANTS.saga({ growthSagas })],
+        interleaved.map((name) => VARIANTS[name]({ growthSagas })),
         options,
         {
           concurrency: 1,
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
   const lines = [
     ...summaryLines(rows, 'saga', 'baseline'),
     ...interleavedLines(rows, windows, 'saga', 'baseline'),
+    ...interleavedLines(rows, windows, 'saga-lean', 'baseline'),
     ...growthLines(rows, 'saga-growth', ['saga', 'saga-again'], growthSagas),
     ...perSagaLines(rows),
   ];

@@ -4,12 +4,14 @@ import { log } from './service';
 /** Prefix of the distributed variants' exchanges and queues (the library's default is `saga`). */
 export const SAGA_PREFIX = process.env.BENCH_SAGA_PREFIX ?? 'bench-saga';
 
-/** One database per service, dropped and created again at the start of each run. */
-export const SAGA_DATABASES = {
-  order: 'bench_saga_order',
-  payment: 'bench_saga_payment',
-  shipping: 'bench_saga_shipping',
-} as const;
+/** One database per service, named after the variant's prefix, dropped and created again at the start of each run. */
+export function sagaDatabases(prefix: string): { order: string; payment: string; shipping: string } {
+  const base = prefix.replace(/[^a-zA-Z0-9]/g, '_').toLowerCase();
+  return { order: `${base}_order`, payment: `${base}_payment`, shipping: `${base}_shipping` };
+}
+
+/** This process's databases (`bench_saga_order`, … with the default prefix). */
+export const SAGA_DATABASES = sagaDatabases(SAGA_PREFIX);
 
 /** The monolith on PostgreSQL: one database for the three modules and the saga tables. */
 export const MONOLITH_DATABASE = 'bench_monolith';

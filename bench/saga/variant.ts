@@ -5,7 +5,7 @@ import { DEFAULT_AMQP_URL, deleteExchanges, deleteQueues } from '../lib/broker';
 import { countRows, recreateDatabase } from '../lib/pg-stats';
 import type { ServiceHandle } from '../lib/process';
 import { runSagas, type VariantSpec } from '../lib/runner';
-import { MONOLITH_DATABASE, SAGA_DATABASES, SAGA_PREFIX, sagaBrokerObjects } from './common';
+import { MONOLITH_DATABASE, SAGA_PREFIX, sagaBrokerObjects, sagaDatabases } from './common';
 import { preloadFromTemplate } from './preload';
 import { postgresUrl } from './service';
 
@@ -29,8 +29,8 @@ function checkBuild(): void {
 }
 
 /** Deletes the variant's queues and exchanges (the transport declares them again, with their arguments). */
-async function resetBroker(): Promise<void> {
-  const { queues, exchanges } = sagaBrokerObjects(SAGA_PREFIX);
+async function resetBroker(prefix: string): Promise<void> {
+  const { queues, exchanges } = sagaBrokerObjects(prefix);
   await deleteQueues(amqp(), queues);
   await deleteExchanges(amqp(), exchanges);
 }
@@ -45,25 +45,29 @@ export function sagaVariant(
   options: { name?: string; preloadSagas?: number; lean?: boolean } = {},
 ): VariantSpec {
   const preload = options.preloadSagas ?? 0;
+  // `lean` has queues and databases of its own, so that it can run beside `saga` (interleaved at c=1).
+  const prefix = options.lean ? `${SAGA_PREFIX}-lean` : SAGA_PREFIX;
+  const databases = sagaDatabases(prefix);
+  const env = { BENCH_SAGA_PREFIX: prefix };
   // `lean`: the baseline's business work instead of the sample's (lean.ts), one entry for the three roles.
   const service = (name: string) =>
     options.lean
-      ? { name, entryJs: join(__dirname, 'lean.js'), env: { BENCH_ROLE: name } }
-      : { name, entryJs: join(__dirname, `${name}.js`) };
+      ? { name, entryJs: join(__dirname, 'lean.js'), env: { ...env, BENCH_ROLE: name } }
+      : { name, entryJs: join(__dirname, `${name}.js`), env };
   return {
     name: options.name ?? 'saga',
-    databases: Object.values(SAGA_DATABASES),
+    databases: Object.values(databases),
     // The runner's purge would declare them without the transport's arguments: they are deleted instead.
     queues: [],
     services: [service('payment'), service('shipping'), service('order')],
     driver: 'order',
     setup: async () => {
       checkBuild();
-      for (const db of Object.values(SAGA_DATABASES)) await recreateDatabase(db);
-      await resetBroker();
+      for (const db of Object.values(databases)) await recreateDatabase(db);
+      await resetBroker(prefix);
     },
-    prepare: preload > 0 ? (driver) => preloadFinishedSagas(driver, preload) : undefined,
-    teardown: resetBroker,
+    prepare: preload > 0 ? (driver) => preloadFinishedSagas(driver, preload, databases) : undefined,
+    teardown: () => resetBroker(prefix),
   };
 }
 
@@ -71,9 +75,13 @@ export function sagaVariant(
  * Runs one real saga (the template), waits until the relays have marked its messages sent, then copies its rows
  * `count` times in the three databases (see `preloadFromTemplate`).
  */
-async function preloadFinishedSagas(driver: ServiceHandle, count: number): Promise<void> {
+async function preloadFinishedSagas(
+  driver: ServiceHandle,
+  count: number,
+  variantDatabases: Record<string, string>,
+): Promise<void> {
   await runSagas(driver, 1);
-  const databases = Object.values(SAGA_DATABASES);
+  const databases = Object.values(variantDatabases);
   for (let waited = 0; ; waited += 100) {
     let unsent = 0;
     for (const db of databases)
