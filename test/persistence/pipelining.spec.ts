@@ -190,7 +190,7 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
           expect(second).toBe(first);
           expect(created).toHaveBeenCalledTimes(1);
           expect(pool().idleCount).toBe(pool().totalCount - 1); // kept, not in the pool
-          await new Promise((resolve) => setTimeout(resolve, 250));
+          await sleep(250);
           expect(pool().idleCount).toBe(pool().totalCount); // idle for long enough: back in the pool
           expect(await transactions.run(backend)).toBe(first); // the pool's most recent connection
           expect(created).toHaveBeenCalledTimes(2);
@@ -235,7 +235,7 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
         const transactions = new SagaTransactions(dataSource);
         const kept = await transactions.run(backend);
         await dataSource.query('SELECT pg_terminate_backend($1)', [kept]);
-        await new Promise((resolve) => setTimeout(resolve, 50)); // the client sees its connection end
+        await sleep(50); // the client sees its connection end
         const next = await transactions.run(async (m) => {
           await m.query('INSERT INTO t VALUES (1)');
           return backend(m);
