@@ -1,3 +1,4 @@
+import { samplesOf } from '../lib/prometheus';
 import type { ServiceProcess } from './services';
 
 type Outcome = 'right' | 'stale' | 'duplicate';
@@ -6,11 +7,9 @@ const OUTCOMES: readonly Outcome[] = ['right', 'stale', 'duplicate'];
 /** `saga_coordinator_guesses_total` by `saga_guess`, read from a Prometheus text page. */
 export function parseGuesses(page: string): Record<Outcome, number> {
   const counts: Record<Outcome, number> = { right: 0, stale: 0, duplicate: 0 };
-  for (const line of page.split('\n')) {
-    if (!line.startsWith('saga_coordinator_guesses_total{')) continue;
-    const outcome = /saga_guess="([^"]+)"/.exec(line)?.[1] as Outcome | undefined;
-    if (outcome && OUTCOMES.includes(outcome))
-      counts[outcome] += Number(line.slice(line.lastIndexOf(' ') + 1));
+  for (const { labels, value } of samplesOf(page, 'saga_coordinator_guesses_total')) {
+    const outcome = labels.saga_guess as Outcome | undefined;
+    if (outcome && OUTCOMES.includes(outcome)) counts[outcome] += value;
   }
   return counts;
 }

@@ -8,6 +8,7 @@ import {
   runScriptedOrdersOnMonolith,
   timeline,
 } from './support/scripted-orders';
+import { samplesOf } from '../../../scripts/lib/prometheus';
 import { ServiceStack } from './support/service-stack';
 import { BAD_ORDER, expectBadOrderFields } from '../../support/http';
 import { OtlpCollector } from './support/otlp-collector';
@@ -146,16 +147,9 @@ describe('distributed shop (3 processes, RabbitMQ, PostgreSQL)', () => {
       return response.text();
     };
     /** The value of the sample of `name` that has every label of `labels`. */
-    const sample = (text: string, name: string, labels: Record<string, string>): number => {
-      const line = text
-        .split('\n')
-        .find(
-          (l) =>
-            (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) &&
-            Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)),
-        );
-      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : NaN;
-    };
+    const sample = (text: string, name: string, labels: Record<string, string>): number =>
+      samplesOf(text, name).find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value ??
+      NaN;
     const completed = DEMO_SCENARIOS.filter((s) => s.expect.sagaStatus === 'COMPLETED').length;
     const compensated = DEMO_SCENARIOS.length - completed;
     const order = await scrape('order');
