@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
+import { insertRow } from '../../shared/src/database';
 import type {
   ChargePayment,
   PaymentRefunded,
@@ -53,7 +54,7 @@ export class PaymentsService {
       amount: cmd.amount,
       status: 'CHARGED',
     });
-    await manager.insert(Payment, payment);
+    await insertRow(manager, Payment, payment);
     return { ok: true, payment };
   }
 

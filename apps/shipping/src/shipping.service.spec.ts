@@ -31,7 +31,8 @@ describe('ShippingService', () => {
     const cmd = { orderId: randomUUID(), country: 'FR', address: '1 Main St' };
     const first = await db.transaction((m) => shipping.schedule(m, cmd, 1));
     await expect(db.transaction((m) => shipping.schedule(m, cmd, 1))).rejects.toThrow(/UNIQUE|unique/);
-    expect(await db.transaction((m) => shipping.schedule(m, cmd, 2))).toEqual(first);
+    // The same shipment (the first schedule did not read its dates back).
+    expect(await db.transaction((m) => shipping.schedule(m, cmd, 2))).toMatchObject(first);
     expect(await db.manager.count(Shipment)).toBe(1);
   });
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
+import { insertRow } from '../../shared/src/database';
 import type { ScheduleShipment } from '../../shared/src/contracts/shipping.contracts';
 import { Shipment } from './shipment.entity';
 
@@ -29,7 +30,7 @@ export class ShippingService {
       address: cmd.address,
       status: 'SCHEDULED',
     });
-    await manager.insert(Shipment, shipment);
+    await insertRow(manager, Shipment, shipment);
     return { ok: true, shipment };
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
+import { insertRow } from '../../../shared/src/database';
 import { Order, type OrderStatus } from './order.entity';
 
 /** What an order is created from. */
@@ -18,7 +19,7 @@ export class OrdersService {
 
   async createPending(manager: EntityManager, sagaId: string, order: NewOrder): Promise<void> {
     const { orderId, customerId, amount, country } = order;
-    await manager.insert(Order, { id: orderId, customerId, amount, country, status: 'PENDING', sagaId });
+    await insertRow(manager, Order, { id: orderId, customerId, amount, country, status: 'PENDING', sagaId });
   }
 
   async approve(manager: EntityManager, orderId: string): Promise<void> {
