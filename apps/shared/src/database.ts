@@ -5,9 +5,9 @@ import type {
   EntityTarget,
   MigrationInterface,
   ObjectLiteral,
+  QueryDeepPartialEntity,
   ValueTransformer,
 } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 
 /** Where a service keeps its data: PostgreSQL, or an embedded SQLite file (`:memory:` for tests). */
 export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'sqlite'; file: string };
