@@ -4,7 +4,7 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Env } from './env';
+import { envString, type Env } from './env';
 
 /** This process's exporter, once `startMetrics` has registered it. */
 let exporter: PrometheusExporter | undefined;
@@ -17,7 +17,7 @@ let provider: MeterProvider | undefined;
  * leaves the OpenTelemetry API a no-op (and `/metrics` answers 404). Returns whether metrics are on.
  */
 export function startMetrics(service: string, env: Env = process.env): boolean {
-  const setting = (env.METRICS ?? 'on').trim().toLowerCase();
+  const setting = envString(env, 'METRICS', 'on').toLowerCase();
   if (setting !== 'on' && setting !== 'off') {
     throw new Error(`Environment variable METRICS must be 'on' or 'off', got '${env.METRICS}'.`);
   }

@@ -20,6 +20,9 @@ describe('startTracing (the sample services’ OTLP trace export)', () => {
     expect(() => startTracing('order', { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(
       /OTEL_EXPORTER_OTLP_ENDPOINT must be a URL/,
     );
+    expect(() => startTracing('order', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4318' })).toThrow(
+      /^OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be a URL/,
+    );
     expect(() =>
       startTracing('order', {
         OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',

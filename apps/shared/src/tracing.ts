@@ -4,7 +4,9 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import type { Env } from './env';
+import { envOptional, type Env } from './env';
+
+const TRACES_ENDPOINT = 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT';
 
 let provider: TracerProvider | undefined;
 
@@ -18,14 +20,13 @@ let provider: TracerProvider | undefined;
  */
 export function startTracing(service: string, env: Env = process.env): boolean {
   if (provider) return true;
-  const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  const variable = envOptional(env, TRACES_ENDPOINT) ? TRACES_ENDPOINT : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  const endpoint = envOptional(env, variable);
   if (!endpoint) return false;
   if (!/^https?:\/\/[^/]/.test(endpoint)) {
-    throw new Error(
-      `OTEL_EXPORTER_OTLP_ENDPOINT must be a URL such as http://collector:4318, got '${endpoint}'.`,
-    );
+    throw new Error(`${variable} must be a URL such as http://collector:4318, got '${endpoint}'.`);
   }
-  const delay = env.OTEL_BSP_SCHEDULE_DELAY?.trim();
+  const delay = envOptional(env, 'OTEL_BSP_SCHEDULE_DELAY');
   const scheduledDelayMillis = delay ? Number(delay) : undefined;
   if (
     scheduledDelayMillis !== undefined &&
