@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { insertRow } from '../../shared/src/database';
+import { execute } from '../../shared/src/database';
 import type {
   ChargePayment,
   PaymentRefunded,
@@ -36,13 +36,11 @@ export class PaymentsService {
         : { ok: false, reason: `order ${cmd.orderId} was already refunded` };
     }
     // Check and debit in one statement, so concurrent charges cannot overdraw the credit.
-    const debit = await manager
-      .createQueryBuilder()
-      .update(Customer)
-      .set({ availableCredit: () => 'available_credit - :amount' })
-      .where('id = :id AND available_credit >= :amount', { id: cmd.customerId, amount: cmd.amount })
-      .execute();
-    if (!debit.affected) {
+    const { customerId, amount } = cmd;
+    const debited = await execute(manager)`
+      UPDATE customers SET available_credit = available_credit - ${amount}, updated_at = CURRENT_TIMESTAMP
+      WHERE id = ${customerId} AND available_credit >= ${amount}`;
+    if (!debited) {
       // The rare path: tell an unknown customer from one without enough credit.
       const known = await manager.existsBy(Customer, { id: cmd.customerId });
       return { ok: false, reason: known ? 'insufficient credit' : `unknown customer '${cmd.customerId}'` };
@@ -50,11 +48,13 @@ export class PaymentsService {
     const payment = manager.create(Payment, {
       id: randomUUID(),
       orderId: cmd.orderId,
-      customerId: cmd.customerId,
-      amount: cmd.amount,
+      customerId,
+      amount,
       status: 'CHARGED',
     });
-    await insertRow(manager, Payment, payment);
+    await execute(manager)`
+      INSERT INTO payments (id, order_id, customer_id, amount, status)
+      VALUES (${payment.id}, ${payment.orderId}, ${customerId}, ${amount}, ${payment.status})`;
     return { ok: true, payment };
   }
 

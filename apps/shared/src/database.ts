@@ -2,10 +2,7 @@ import type {
   DataSourceOptions,
   EntityManager,
   EntitySchema,
-  EntityTarget,
   MigrationInterface,
-  ObjectLiteral,
-  QueryDeepPartialEntity,
   ValueTransformer,
 } from 'typeorm';
 
@@ -75,15 +72,32 @@ export async function ensurePostgresDatabase(url: string): Promise<void> {
 }
 
 /**
- * Inserts one row of `entity` and reads nothing back. `manager.insert()` also asks the database for the columns it
- * fills in itself (`RETURNING created_at, updated_at` here) and parses them into the object — work a handler that only
- * writes the row does not need (`updateEntity(false)`, TypeORM's documented switch). Measured in the payment
- * participant (`SAMPLE=1 npm run bench:participant`): 10–25 % less CPU per command than `manager.insert()`.
+ * Runs ONE parameterized statement on `manager`'s connection (inside its transaction, when it has one) and returns
+ * how many rows it changed: ``await execute(manager)`UPDATE orders SET status = ${status} WHERE id = ${id}` ``.
+ * Written as a tagged template, as TypeORM's own `manager.sql`: every `${value}` becomes a
+ * parameter with the driver's placeholder (`$1` on PostgreSQL, `?` on SQLite and MySQL/MariaDB), never text in the
+ * SQL. Unlike `manager.sql`, the count is the same on every driver (TypeORM's structured result: `manager.query`
+ * gives PostgreSQL's `[rows, count]`, SQLite's last row id, MySQL's `OkPacket`).
+ *
+ * The sample's hot-path writes — one per step — use it instead of TypeORM's query builder (`manager.insert`,
+ * `manager.update`, `createQueryBuilder()…execute()`), which builds the SQL anew on every call: measured at one saga in
+ * flight (the benchmark's c=1, interleaved, 8 rounds), the five statements of a saga cost ~1.3 ms of JavaScript through
+ * the query builder, about a sixth of the saga's latency. The SQL must be portable: lower-case unquoted names (found on
+ * the connection's search path: TypeORM's `schema` option does not apply to them), `CURRENT_TIMESTAMP` for the date
+ * columns TypeORM would fill in.
  */
-export async function insertRow<T extends ObjectLiteral>(
+export function execute(
   manager: EntityManager,
-  entity: EntityTarget<T>,
-  values: QueryDeepPartialEntity<T>,
-): Promise<void> {
-  await manager.createQueryBuilder().insert().into(entity).values(values).updateEntity(false).execute();
+): (strings: TemplateStringsArray, ...values: unknown[]) => Promise<number> {
+  return async (strings, ...values) => {
+    const driver = manager.connection.driver;
+    const sql = strings.reduce((text, part, i) => text + driver.createParameter(`param_${i}`, i - 1) + part);
+    const runner = manager.queryRunner ?? manager.connection.createQueryRunner();
+    try {
+      const result = await runner.query(sql, values, true);
+      return result.affected ?? 0;
+    } finally {
+      if (runner !== manager.queryRunner) await runner.release();
+    }
+  };
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
-import { insertRow } from '../../shared/src/database';
+import { execute } from '../../shared/src/database';
 import type { ScheduleShipment } from '../../shared/src/contracts/shipping.contracts';
 import { Shipment } from './shipment.entity';
 
@@ -30,7 +30,9 @@ export class ShippingService {
       address: cmd.address,
       status: 'SCHEDULED',
     });
-    await insertRow(manager, Shipment, shipment);
+    await execute(manager)`
+      INSERT INTO shipments (id, order_id, country, address, status)
+      VALUES (${shipment.id}, ${shipment.orderId}, ${country}, ${shipment.address}, ${shipment.status})`;
     return { ok: true, shipment };
   }
 }

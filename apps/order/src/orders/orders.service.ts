@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
-import { insertRow } from '../../../shared/src/database';
+import { execute } from '../../../shared/src/database';
 import { Order, type OrderStatus } from './order.entity';
 
 /** What an order is created from. */
@@ -19,7 +19,9 @@ export class OrdersService {
 
   async createPending(manager: EntityManager, sagaId: string, order: NewOrder): Promise<void> {
     const { orderId, customerId, amount, country } = order;
-    await insertRow(manager, Order, { id: orderId, customerId, amount, country, status: 'PENDING', sagaId });
+    await execute(manager)`
+      INSERT INTO orders (id, customer_id, amount, country, status, saga_id)
+      VALUES (${orderId}, ${customerId}, ${amount}, ${country}, 'PENDING', ${sagaId})`;
   }
 
   async approve(manager: EntityManager, orderId: string): Promise<void> {
@@ -35,6 +37,8 @@ export class OrdersService {
   }
 
   private async setStatus(manager: EntityManager, orderId: string, status: OrderStatus): Promise<void> {
-    await manager.update(Order, { id: orderId }, { status });
+    await execute(
+      manager,
+    )`UPDATE orders SET status = ${status}, updated_at = CURRENT_TIMESTAMP WHERE id = ${orderId}`;
   }
 }
