@@ -28,7 +28,7 @@ type Event = { t: bigint; proc: string; kind: string; label: string };
 const BACKGROUND =
   /SET LOCAL|claimed_until|due_at|pg_stat|pg_class|xact_commit|information_schema|FROM "?saga_outbox"? WHERE|DELETE FROM/;
 /** The first statement of a saga, in the order process: a new order row. */
-const SAGA_START = /^INSERT INTO "?(lean_)?orders"?/;
+const SAGA_START = /^\s*INSERT INTO "?(lean_)?orders"?/;
 
 function load(dir: string, variant: string): Event[] {
   const events: Event[] = [];
