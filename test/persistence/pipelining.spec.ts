@@ -173,6 +173,67 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
       ).rejects.toThrow();
       expect(dropped).toEqual([]);
     });
+    describe('stepping aside after publishing (stepAside)', () => {
+      const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+      /** Runs a transaction that "publishes" (an afterCommit callback); says whether it waited 1 ms after it. */
+      async function steppedAside(
+        transactions: SagaTransactions,
+        options: { stepAside?: boolean },
+        publishes = true,
+      ): Promise<boolean> {
+        const timers = jest.spyOn(global, 'setTimeout');
+        const order: string[] = [];
+        try {
+          await transactions.run(async (m) => {
+            transactions.commitAfterNextStatement(m);
+            await m.query('SELECT 1');
+            if (publishes) transactions.afterCommit(() => order.push('published'));
+          }, options);
+          order.push('returned');
+          if (publishes) expect(order).toEqual(['published', 'returned']);
+          return timers.mock.calls.some(([, ms]) => ms === 1);
+        } finally {
+          timers.mockRestore();
+        }
+      }
+
+      it('waits after its publishes when the process was quiet, not when transactions come back to back', async () => {
+        const transactions = new SagaTransactions(dataSource);
+        try {
+          await transactions.run(async () => undefined);
+          await pause(5);
+          expect(await steppedAside(transactions, { stepAside: true })).toBe(true);
+          // The next one starts right after: under load, no waiting.
+          expect(await steppedAside(transactions, { stepAside: true })).toBe(false);
+          await pause(5);
+          expect(await steppedAside(transactions, {})).toBe(false); // not asked
+          await pause(5);
+          expect(await steppedAside(transactions, { stepAside: true }, false)).toBe(false); // published nothing
+        } finally {
+          await transactions.close();
+        }
+      });
+
+      it('does not wait while another transaction of the process is running', async () => {
+        const transactions = new SagaTransactions(dataSource);
+        try {
+          await transactions.run(async () => undefined);
+          await pause(5);
+          let finish!: () => void;
+          const other = transactions.run(async (m) => {
+            await m.query('SELECT 1');
+            await new Promise<void>((resolve) => (finish = resolve));
+          });
+          await pause(5);
+          expect(await steppedAside(transactions, { stepAside: true })).toBe(false);
+          finish();
+          await other;
+        } finally {
+          await transactions.close();
+        }
+      });
+    });
+
     describe('the connection kept for the next transaction', () => {
       type Pool = { idleCount: number; totalCount: number };
       type PgPool = { connect(): Promise<{ release(): void }> };

@@ -1,6 +1,6 @@
 import { TypeORMError } from 'typeorm';
 import type { EntityManager } from 'typeorm';
-import type { SagaTransactions } from '../persistence/typeorm/transactions';
+import type { RunOptions, SagaTransactions } from '../persistence/typeorm/transactions';
 
 /** Aborts an optimistic transaction: user code failed, so the transaction is run again with savepoints. */
 class SavepointsNeeded extends Error {
@@ -111,9 +111,13 @@ function isDatabaseError(error: unknown): boolean {
 export async function runOptimistically<T>(
   transactions: SagaTransactions,
   fn: (manager: EntityManager, isolation: Isolation) => Promise<T>,
+  options: RunOptions = {},
 ): Promise<T> {
   const optimistic = (mayGuess: boolean) =>
-    transactions.run((manager) => fn(manager, new Isolation(false, undefined, transactions, mayGuess)));
+    transactions.run(
+      (manager) => fn(manager, new Isolation(false, undefined, transactions, mayGuess)),
+      options,
+    );
   let error: unknown;
   try {
     return await optimistic(true);
@@ -129,5 +133,5 @@ export async function runOptimistically<T>(
   }
   if (!(error instanceof SavepointsNeeded)) throw error;
   const failed = new Map([[error.key, error.original]]);
-  return transactions.run((manager) => fn(manager, new Isolation(true, failed, transactions)));
+  return transactions.run((manager) => fn(manager, new Isolation(true, failed, transactions)), options);
 }

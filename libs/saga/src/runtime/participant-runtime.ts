@@ -27,6 +27,9 @@ import {
   type Traced,
 } from './tracing';
 
+/** The acks and the rest wait while the reply goes out (see `RunOptions.stepAside`). */
+const STEP_ASIDE = { stepAside: true } as const;
+
 interface Prepared {
   message: SagaMessage;
   handler: RegisteredCommandHandler;
@@ -126,28 +129,36 @@ export class ParticipantRuntime {
 
   private async execute(participant: string, commands: Prepared[]): Promise<void> {
     const consumer = `participant:${participant}`;
-    await runOptimistically(this.transactions, async (manager, isolation) => {
-      const writes = new SagaWrites(isolation);
-      const inbox = () => recordFresh(this.store, manager, consumer, commands, (c) => c.message.messageId);
-      let duplicates = 0;
-      if (isolation.mayGuess && this.canRunAhead(commands) && this.transactions.overlapsStatements(manager)) {
-        writes.messages.push(...(await this.runAhead(manager, commands, isolation, inbox())));
-      } else {
-        const { fresh } = await inbox();
-        duplicates = commands.length - fresh.length;
-        for (const command of fresh) writes.messages.push(await this.run(manager, command, isolation));
-      }
-      const rows = await commitWrites(this.store, manager, writes);
-      // Registered inside the transaction: on PostgreSQL the relay gets the rows as soon as the COMMIT is
-      // answered, before the connection goes back to the pool.
-      const replies = writes.messages;
-      this.transactions.afterCommit(() => {
-        this.relay.enqueue(rows);
-        for (const reply of replies)
-          this.metrics.command(participant, reply.type, reply.outcome ?? 'success');
-        this.metrics.duplicate(consumer, duplicates);
-      });
-    });
+    await runOptimistically(
+      this.transactions,
+      async (manager, isolation) => {
+        const writes = new SagaWrites(isolation);
+        const inbox = () => recordFresh(this.store, manager, consumer, commands, (c) => c.message.messageId);
+        let duplicates = 0;
+        if (
+          isolation.mayGuess &&
+          this.canRunAhead(commands) &&
+          this.transactions.overlapsStatements(manager)
+        ) {
+          writes.messages.push(...(await this.runAhead(manager, commands, isolation, inbox())));
+        } else {
+          const { fresh } = await inbox();
+          duplicates = commands.length - fresh.length;
+          for (const command of fresh) writes.messages.push(await this.run(manager, command, isolation));
+        }
+        const rows = await commitWrites(this.store, manager, writes);
+        // Registered inside the transaction: on PostgreSQL the relay gets the rows as soon as the COMMIT is
+        // answered, before the connection goes back to the pool.
+        const replies = writes.messages;
+        this.transactions.afterCommit(() => {
+          this.relay.enqueue(rows);
+          for (const reply of replies)
+            this.metrics.command(participant, reply.type, reply.outcome ?? 'success');
+          this.metrics.duplicate(consumer, duplicates);
+        });
+      },
+      STEP_ASIDE,
+    );
   }
 
   /** Every handler declared `sideEffects: false`, and no message is in the batch twice (a sure duplicate). */

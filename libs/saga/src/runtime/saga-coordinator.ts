@@ -36,6 +36,9 @@ import {
  * The coordinator side of the runtime: applies replies, timers and operator actions to sagas,
  * each in one transaction, then hands the outbox rows to the relay and wakes local waiters.
  */
+/** Acks and listeners of a reply batch wait while its commands go out (see `RunOptions.stepAside`). */
+const STEP_ASIDE = { stepAside: true } as const;
+
 @Injectable()
 export class SagaCoordinator {
   private readonly logger = new Logger(SagaCoordinator.name);
@@ -151,26 +154,30 @@ export class SagaCoordinator {
    * sagas and inserts their history and the outgoing commands.
    */
   private async applyReplies(messages: SagaMessage[], traces: Map<string, Traced>): Promise<void> {
-    await runOptimistically(this.transactions, async (manager, isolation) => {
-      const writes = new SagaWrites(isolation);
-      // One round trip for both: the inbox rows, and the sagas of the batch (a duplicate's too, it is left alone).
-      const recording = recordFresh(
-        this.store,
-        manager,
-        this.inboxConsumer,
-        messages,
-        (m) => m.messageId,
-        (m) => m.sagaId,
-      );
-      const guesses =
-        isolation.mayGuess && this.transactions.overlapsStatements(manager)
-          ? this.guesses(messages)
-          : undefined;
-      const results = guesses
-        ? await this.applyAhead(manager, messages, guesses, recording, writes, traces)
-        : await this.applyRead(manager, messages, await recording, writes, traces);
-      this.afterCommit(results, await this.processor.flush(manager, writes));
-    });
+    await runOptimistically(
+      this.transactions,
+      async (manager, isolation) => {
+        const writes = new SagaWrites(isolation);
+        // One round trip for both: the inbox rows, and the sagas of the batch (a duplicate's too, it is left alone).
+        const recording = recordFresh(
+          this.store,
+          manager,
+          this.inboxConsumer,
+          messages,
+          (m) => m.messageId,
+          (m) => m.sagaId,
+        );
+        const guesses =
+          isolation.mayGuess && this.transactions.overlapsStatements(manager)
+            ? this.guesses(messages)
+            : undefined;
+        const results = guesses
+          ? await this.applyAhead(manager, messages, guesses, recording, writes, traces)
+          : await this.applyRead(manager, messages, await recording, writes, traces);
+        this.afterCommit(results, await this.processor.flush(manager, writes));
+      },
+      STEP_ASIDE,
+    );
   }
 
   /** Applies the fresh replies of the batch, in order, to the sagas read with the inbox rows. */

@@ -6,6 +6,10 @@ import { RepeatedStatements } from './repeated-statements';
 /** How long a connection is kept for the next transaction before it goes back to the pool (see `keepSpare`). */
 const SPARE_IDLE_MS = 100;
 
+/** How long a transaction steps aside after its publishes, and the quiet before it that allows it (see `RunOptions`). */
+const STEP_ASIDE_MS = 1;
+const QUIET_MS = 1;
+
 /** Drivers where TypeORM has ONE connection for the whole DataSource. */
 const SINGLE_CONNECTION_TYPES: readonly string[] = ['better-sqlite3', 'sqljs'];
 
@@ -16,6 +20,20 @@ interface Scope {
   committed: (() => void)[];
   /** The outermost scope of a pipelined PostgreSQL transaction (see `commitAfterNextStatement`). */
   pipeline?: PgTransactionPipeline;
+}
+
+export interface RunOptions {
+  /**
+   * When the transaction published (its `afterCommit` callbacks ran) and the process is quiet — no other
+   * transaction of this instance running, none ended in the last millisecond — wait ~1 ms before returning (and
+   * releasing the connection): the post-commit work of the caller (acks, spans, metrics) then runs after the broker
+   * has routed the message and its receiver has started on it, instead of competing with them for the CPU when they
+   * share the machine. Under load (transactions back to back) it never waits. For message handlers, whose caller
+   * waits for nobody (the consumer's acks): not for `start()`. On the pipelined PostgreSQL path only. Measured at one
+   * saga in flight, five interleaved pairs of bench runs: the p50 ratio to the hand-written baseline lower in all
+   * five (1.33 → 1.25, 1.46 → 1.36, 1.40 → 1.39, 1.52 → 1.49, 1.40 → 1.18).
+   */
+  stepAside?: boolean;
 }
 
 export interface SagaTransactionsOptions {
@@ -61,6 +79,9 @@ export class SagaTransactions {
   /** The connection of the last pipelined transaction, kept for the next one (see `keepSpare`). */
   private spare?: { runner: QueryRunner; idle: NodeJS.Timeout };
   private closed = false;
+  /** Pipelined transactions running now, and when the last one ended (`performance.now()`), for `stepAside`. */
+  private running = 0;
+  private lastEnded = -Infinity;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -72,10 +93,10 @@ export class SagaTransactions {
   }
 
   /** Runs `fn` in a transaction: committed when it resolves, rolled back when it throws. */
-  async run<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+  async run<T>(fn: (manager: EntityManager) => Promise<T>, options: RunOptions = {}): Promise<T> {
     const outer = this.scope.getStore();
     if (outer?.open) return this.savepoint(outer.manager, fn);
-    if (this.pipelining) return this.pipelined(fn);
+    if (this.pipelining) return this.pipelined(fn, options);
     const committed: (() => void)[] = [];
     const result = await this.queued(() =>
       this.dataSource.transaction((manager) => this.inScope(manager, committed, fn)),
@@ -88,8 +109,10 @@ export class SagaTransactions {
    * `dataSource.transaction`, on a connection in pipeline mode for its duration. The `afterCommit` callbacks run as
    * soon as the COMMIT is answered, before the connection goes back to the pool: the relay starts publishing first.
    */
-  private async pipelined<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
+  private async pipelined<T>(fn: (manager: EntityManager) => Promise<T>, options: RunOptions): Promise<T> {
     const committed: (() => void)[] = [];
+    const quiet = this.running === 0 && performance.now() - this.lastEnded >= QUIET_MS;
+    this.running++;
     const runner = this.takeSpare() ?? this.dataSource.createQueryRunner();
     let pipeline: PgTransactionPipeline | undefined;
     let committedOk = false;
@@ -100,10 +123,15 @@ export class SagaTransactions {
       );
       committedOk = true;
       for (const callback of committed) callback();
-      if (committed.length > 0) await afterPendingWrites();
+      if (committed.length > 0) {
+        const stepAside = options.stepAside && quiet && this.running === 1;
+        await (stepAside ? sleep(STEP_ASIDE_MS) : afterPendingWrites());
+      }
       return result;
     } finally {
       pipeline?.detach();
+      this.running--;
+      this.lastEnded = performance.now();
       if (!committedOk || !this.keepSpare(runner)) await runner.release();
     }
   }
@@ -246,4 +274,8 @@ export class SagaTransactions {
  */
 function afterPendingWrites(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
