@@ -2,13 +2,12 @@ import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { existsSync, writeFileSync } from 'node:fs';
 import type {
+  AfterQueryEvent,
   DataSource,
   EntitySubscriberInterface,
-  InsertEvent,
   TransactionCommitEvent,
   TransactionRollbackEvent,
 } from 'typeorm';
-import { Payment } from './payment.entity';
 
 /**
  * TEST-ONLY failpoint, used by `test/e2e/distributed/exactly-once.spec.ts`; never set it in production.
@@ -25,15 +24,15 @@ export const CRASH_AFTER_COMMIT_ENV = 'PAYMENT_CRASH_AFTER_COMMIT_ONCE';
 /** Set on a query runner (`queryRunner.data`) once its transaction has inserted a payment. */
 const CHARGE_RECORDED = 'crashAfterCommitFailpoint.chargeRecorded';
 
-class CrashAfterCommitSubscriber implements EntitySubscriberInterface<Payment> {
+/** The payment's INSERT, however it is written (the service writes it as SQL: no entity `afterInsert` event). */
+const INSERTS_PAYMENT = /^\s*INSERT\s+INTO\s+"?payments"?\s/i;
+
+class CrashAfterCommitSubscriber implements EntitySubscriberInterface {
   constructor(private readonly marker: string) {}
 
-  listenTo(): typeof Payment {
-    return Payment;
-  }
-
-  afterInsert(event: InsertEvent<Payment>): void {
-    event.queryRunner.data[CHARGE_RECORDED] = true;
+  afterQuery(event: AfterQueryEvent): void {
+    if (event.success && event.queryRunner && INSERTS_PAYMENT.test(String(event.query)))
+      event.queryRunner.data[CHARGE_RECORDED] = true;
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
