@@ -84,7 +84,8 @@ export async function ensurePostgresDatabase(url: string): Promise<void> {
  * flight (the benchmark's c=1, interleaved, 8 rounds), the five statements of a saga cost ~1.3 ms of JavaScript through
  * the query builder, about a sixth of the saga's latency. The SQL must be portable: lower-case unquoted names (found on
  * the connection's search path: TypeORM's `schema` option does not apply to them), `CURRENT_TIMESTAMP` for the date
- * columns TypeORM would fill in.
+ * columns TypeORM would fill in. Entity listeners and subscribers see no insert or update events for these writes
+ * (`afterQuery` they do see: the payment app's TEST-ONLY failpoint watches that).
  */
 export function execute(
   manager: EntityManager,
