@@ -37,8 +37,7 @@ export class OrdersService {
   }
 
   private async setStatus(manager: EntityManager, orderId: string, status: OrderStatus): Promise<void> {
-    await execute(
-      manager,
-    )`UPDATE orders SET status = ${status}, updated_at = CURRENT_TIMESTAMP WHERE id = ${orderId}`;
+    await execute(manager)`
+      UPDATE orders SET status = ${status}, updated_at = CURRENT_TIMESTAMP WHERE id = ${orderId}`;
   }
 }
