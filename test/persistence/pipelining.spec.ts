@@ -19,6 +19,7 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
     });
     afterEach(() => dataSource.destroy());
 
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     const ids = async (): Promise<number[]> =>
       (await dataSource.query<{ id: number }[]>('SELECT id FROM t ORDER BY id')).map((r) => r.id);
 
@@ -174,7 +175,6 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
       expect(dropped).toEqual([]);
     });
     describe('stepping aside after publishing (stepAside)', () => {
-      const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
       /** Runs a transaction that "publishes" (an afterCommit callback); says whether it waited 1 ms after it. */
       async function steppedAside(
         transactions: SagaTransactions,
@@ -201,13 +201,13 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
         const transactions = new SagaTransactions(dataSource);
         try {
           await transactions.run(async () => undefined);
-          await pause(5);
+          await sleep(5);
           expect(await steppedAside(transactions, { stepAside: true })).toBe(true);
           // The next one starts right after: under load, no waiting.
           expect(await steppedAside(transactions, { stepAside: true })).toBe(false);
-          await pause(5);
+          await sleep(5);
           expect(await steppedAside(transactions, {})).toBe(false); // not asked
-          await pause(5);
+          await sleep(5);
           expect(await steppedAside(transactions, { stepAside: true }, false)).toBe(false); // published nothing
         } finally {
           await transactions.close();
@@ -218,13 +218,13 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
         const transactions = new SagaTransactions(dataSource);
         try {
           await transactions.run(async () => undefined);
-          await pause(5);
+          await sleep(5);
           let finish!: () => void;
           const other = transactions.run(async (m) => {
             await m.query('SELECT 1');
             await new Promise<void>((resolve) => (finish = resolve));
           });
-          await pause(5);
+          await sleep(5);
           expect(await steppedAside(transactions, { stepAside: true })).toBe(false);
           finish();
           await other;
@@ -237,7 +237,6 @@ describe.each(testDatabases('saga_pipelining').filter((db) => db.name === 'postg
     describe('the connection kept for the next transaction', () => {
       type Pool = { idleCount: number; totalCount: number };
       type PgPool = { connect(): Promise<{ release(): void }> };
-      const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
       const pool = (): Pool => (dataSource.driver as unknown as { master: Pool }).master;
       const backend = (m: EntityManager) =>
         m.query<{ pid: number }[]>('SELECT pg_backend_pid() AS pid').then((rows) => rows[0].pid);

@@ -27,9 +27,6 @@ import {
   type Traced,
 } from './tracing';
 
-/** The acks and the rest wait while the reply goes out (see `RunOptions.stepAside`). */
-const STEP_ASIDE = { stepAside: true } as const;
-
 interface Prepared {
   message: SagaMessage;
   handler: RegisteredCommandHandler;
@@ -157,7 +154,7 @@ export class ParticipantRuntime {
           this.metrics.duplicate(consumer, duplicates);
         });
       },
-      STEP_ASIDE,
+      { stepAside: true }, // acks and the rest wait while the messages go out (see `RunOptions.stepAside`)
     );
   }
 

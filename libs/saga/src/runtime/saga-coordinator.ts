@@ -36,9 +36,6 @@ import {
  * The coordinator side of the runtime: applies replies, timers and operator actions to sagas,
  * each in one transaction, then hands the outbox rows to the relay and wakes local waiters.
  */
-/** Acks and listeners of a reply batch wait while its commands go out (see `RunOptions.stepAside`). */
-const STEP_ASIDE = { stepAside: true } as const;
-
 @Injectable()
 export class SagaCoordinator {
   private readonly logger = new Logger(SagaCoordinator.name);
@@ -176,7 +173,7 @@ export class SagaCoordinator {
           : await this.applyRead(manager, messages, await recording, writes, traces);
         this.afterCommit(results, await this.processor.flush(manager, writes));
       },
-      STEP_ASIDE,
+      { stepAside: true }, // acks and the rest wait while the messages go out (see `RunOptions.stepAside`)
     );
   }
 
