@@ -6,7 +6,7 @@
  * bench/tsconfig.json`); `N` commands per measurement (default 3000), `ROUNDS` (default 3); database
  * `bench_participant_cpu` (re-created). Profile it with `node --cpu-prof …`. `SAMPLE=1`: the sample shop's payment
  * participant (apps/payment: payload class, credit debit and payment row through TypeORM), and by hand the same
- * statements with `pg`.
+ * statements with `pg`. `ONLY=library` or `ONLY=by-hand`: measure one side alone (a profile of just that side).
  */
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -158,20 +158,27 @@ async function main(): Promise<void> {
     const used = process.cpuUsage(cpu);
     const wallUs = Number(process.hrtime.bigint() - start) / 1e3 / n;
     const cpuUs = (used.user + used.system) / n;
+    const sysUs = used.system / n;
     process.stdout.write(
-      `${label.padEnd(8)} ${cpuUs.toFixed(0)} µs CPU/command  ${wallUs.toFixed(0)} µs wall\n`,
+      `${label.padEnd(8)} ${cpuUs.toFixed(0)} µs CPU/command (${sysUs.toFixed(0)} system)  ${wallUs.toFixed(0)} µs wall\n`,
     );
   };
 
-  await library(); // warm-up
-  await byHand();
+  const only = process.env.ONLY;
+  if (only !== undefined && only !== 'library' && only !== 'by-hand')
+    throw new Error(`ONLY must be 'library' or 'by-hand', got '${only}'`);
+  const sides = [
+    { label: 'library', work: library },
+    { label: 'by hand', work: byHand },
+  ].filter((s) => only === undefined || s.label === only.replace('-', ' '));
+  for (const side of sides) await side.work(); // warm-up
   for (let round = 0; round < rounds; round++) {
-    await measure('library', library);
-    await measure('by hand', byHand);
+    for (const side of sides) await measure(side.label, side.work);
   }
   await app.close();
   await pool.end();
-  if (transport.published < n) throw new Error(`only ${transport.published} replies were published`);
+  if (only !== 'by-hand' && transport.published < n)
+    throw new Error(`only ${transport.published} replies were published`);
 }
 
 main().catch((error: unknown) => {
