@@ -1,4 +1,5 @@
 import type { SagaInstanceRecord } from '../../libs/saga/src/persistence/saga-store';
+import { instanceValues } from '../../libs/saga/src/persistence/typeorm/instance-rows';
 import { SagaInstanceCache } from '../../libs/saga/src/runtime/saga-instance-cache';
 import { instance } from '../persistence/fixtures';
 
@@ -28,6 +29,21 @@ describe('SagaInstanceCache', () => {
     cache.committed(committed);
     committed.data.item = 'pen';
     expect(cache.get('s1')?.data).toEqual({ item: 'book' });
+  });
+
+  it("builds its copy from the JSON the store's write made: a transition's data is serialised once", () => {
+    const cache = new SagaInstanceCache();
+    const committed = record();
+    const stringify = jest.spyOn(JSON, 'stringify');
+    try {
+      const written = instanceValues(committed); // what the store binds for the saga's row
+      cache.committed(committed);
+      expect(stringify.mock.calls.filter(([value]) => value === committed.data)).toHaveLength(1);
+      expect(written).toContain(JSON.stringify({ item: 'book' }));
+      expect(cache.get('s1')?.data).toEqual({ item: 'book' });
+    } finally {
+      stringify.mockRestore();
+    }
   });
 
   it('stops guessing while more than 4 of the last 32 guesses were wrong, trying again one time in 256', () => {

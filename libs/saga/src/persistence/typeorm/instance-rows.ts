@@ -30,9 +30,27 @@ export const ALL_INSTANCE_COLUMNS = ['id', 'type', ...INSTANCE_COLUMNS, 'idempot
   ', ',
 );
 
+/**
+ * The JSON texts of records' `data` and `lastError`, made once per record: a transition's record is serialised when
+ * it is written, and the coordinator's cache builds its stored form (`storedForm`) from the same texts after the
+ * commit. A record is not changed once saved (the next transition copies it).
+ */
+const jsonTexts = new WeakMap<SagaInstanceRecord, { data: string; lastError: string | null }>();
+
+function jsonOf(record: SagaInstanceRecord): { data: string; lastError: string | null } {
+  let texts = jsonTexts.get(record);
+  if (!texts) {
+    const { lastError } = record.state;
+    texts = { data: JSON.stringify(record.data), lastError: lastError ? JSON.stringify(lastError) : null };
+    jsonTexts.set(record, texts);
+  }
+  return texts;
+}
+
 /** The values of `INSTANCE_COLUMNS`, in that order. */
 export function instanceValues(record: SagaInstanceRecord): unknown[] {
   const { state } = record;
+  const json = jsonOf(record);
   return [
     record.definitionVersion,
     state.status,
@@ -45,8 +63,8 @@ export function instanceValues(record: SagaInstanceRecord): unknown[] {
     state.wakeAt,
     state.deadlineAt,
     record.dueAt,
-    JSON.stringify(record.data),
-    state.lastError ? JSON.stringify(state.lastError) : null,
+    json.data,
+    json.lastError,
     record.version,
     record.updatedAt,
   ];
