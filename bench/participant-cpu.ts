@@ -103,7 +103,12 @@ async function main(): Promise<void> {
         migrations: [...sagaMigrations, ...(sample ? paymentMigrations : [])],
         migrationsRun: true,
       }),
-      SagaModule.forRoot({ service: 'payment', transport }),
+      // As the apps (implicitJoin false); BENCH_SAGA_IMPLICIT_JOIN=1: the default, to measure what it costs.
+      SagaModule.forRoot({
+        service: 'payment',
+        transport,
+        database: { implicitJoin: process.env.BENCH_SAGA_IMPLICIT_JOIN === '1' },
+      }),
       ...(sample ? [PaymentModule] : []),
     ],
     providers: sample ? [] : [Payments],

@@ -172,6 +172,75 @@ describe.each([sqlite, postgres, mariadb])('nested transactions on $name', (db) 
   });
 });
 
+describe.each([sqlite, postgres, mariadb])(
+  'without the implicit context (implicitContext: false), on $name',
+  (db) => {
+    let dataSource: DataSource;
+    let transactions: SagaTransactions;
+    let store: TypeOrmSagaStore;
+    /** SQLite keeps the implicit context: a run() not joined would wait behind the caller's transaction for ever. */
+    const implicit = db.name === 'sqlite';
+
+    beforeEach(async () => {
+      dataSource = await db.open();
+      transactions = new SagaTransactions(dataSource, { implicitContext: false });
+      store = new TypeOrmSagaStore(dataSource, transactions);
+    });
+
+    afterEach(() => dataSource.destroy());
+
+    it('joins a nested run() that names the transaction; one that does not has its own', async () => {
+      const [outer, named, unnamed] = [instance(), instance(), instance()];
+      await expect(
+        transactions.run(async (m) => {
+          await store.insertInstance(m, outer);
+          await transactions.run((nested) => store.insertInstance(nested, named), { within: m });
+          await transactions.run((own) => store.insertInstance(own, unnamed));
+          expect(transactions.inTransaction()).toBe(implicit);
+          throw new Error('the caller failed');
+        }),
+      ).rejects.toThrow('the caller failed');
+      expect(await store.findInstance(dataSource.manager, outer.id)).toBeNull();
+      expect(await store.findInstance(dataSource.manager, named.id)).toBeNull();
+      // Elsewhere committed on its own, on another connection, before the caller failed.
+      expect((await store.findInstance(dataSource.manager, unnamed.id)) !== null).toBe(!implicit);
+    });
+
+    it('keeps the afterCommit callbacks named by the manager until the commit, and drops those rolled back', async () => {
+      const events: string[] = [];
+      let manager: EntityManager | undefined;
+      await transactions.run(async (m) => {
+        manager = m;
+        expect(transactions.isOpen(m)).toBe(true);
+        transactions.afterCommit(() => events.push('outer'), m);
+        await transactions.savepoint(m, async (step) => {
+          transactions.afterCommit(() => events.push('savepoint, kept'), step);
+        });
+        await expect(
+          transactions.savepoint(m, async (step) => {
+            transactions.afterCommit(() => events.push('savepoint, rolled back'), step);
+            throw new Error('step failed');
+          }),
+        ).rejects.toThrow('step failed');
+        transactions.afterCommit(() => events.push('unnamed')); // found through the context only
+        events.push('before commit');
+      });
+      await expect(
+        transactions.run(async (m) => {
+          transactions.afterCommit(() => events.push('rolled back'), m);
+          throw new Error('outer failed');
+        }),
+      ).rejects.toThrow('outer failed');
+      expect(events).toEqual(
+        implicit
+          ? ['before commit', 'outer', 'savepoint, kept', 'unnamed']
+          : ['unnamed', 'before commit', 'outer', 'savepoint, kept'],
+      );
+      expect(transactions.isOpen(manager!)).toBe(false);
+    });
+  },
+);
+
 describe.each([postgres, mariadb])('$name transaction semantics the store relies on', (db) => {
   let dataSource: DataSource;
   let transactions: SagaTransactions;

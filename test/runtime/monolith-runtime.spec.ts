@@ -3,7 +3,7 @@ import type { TestingModule } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import {
   IdempotencyKeyConflictError,
   InProcessTransport,
@@ -48,11 +48,17 @@ describe.each(DATABASES)('saga runtime, in-process transport, on %s', (kind) => 
     dbOptions = await dataSourceOptions(kind, 'saga_runtime_test');
   });
 
-  async function boot(options: { consume?: boolean } = {}): Promise<void> {
+  async function boot(options: { consume?: boolean; implicitJoin?: boolean } = {}): Promise<void> {
     transport = new InProcessTransport({ retryDelayMs: 10 });
     moduleRef = await bootTransferApp(
       dbOptions,
-      { service: 'bank-app', transport, timerIntervalMs: 20, consume: options.consume },
+      {
+        service: 'bank-app',
+        transport,
+        timerIntervalMs: 20,
+        consume: options.consume,
+        database: options.implicitJoin === undefined ? undefined : { implicitJoin: options.implicitJoin },
+      },
       [OtherSaga],
     );
     sagas = moduleRef.get(SagaManager);
@@ -250,6 +256,33 @@ describe.each(DATABASES)('saga runtime, in-process transport, on %s', (kind) => 
     function placeholder(): string {
       return kind === 'postgres' ? '$1' : '?';
     }
+  });
+
+  it("with implicitJoin false, start({ manager }) joins the caller's transaction; a start() without it has its own (not on SQLite)", async () => {
+    await boot({ implicitJoin: false });
+    const transactions = moduleRef.get(SagaTransactions, { strict: false });
+    let joined = '';
+    let alone = '';
+    let caller: EntityManager | undefined;
+    await expect(
+      transactions.run(async (manager) => {
+        caller = manager;
+        joined = await sagas.start(TransferSaga, transfer({ amount: 7 }), { manager });
+        alone = await sagas.start(TransferSaga, transfer({ amount: 8 }));
+        throw new Error('the caller failed');
+      }),
+    ).rejects.toThrow('the caller failed');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await sagas.find(joined)).toBeNull();
+    expect(await ledger(joined)).toEqual([]);
+    if (kind === 'sqlite') {
+      expect(await sagas.find(alone)).toBeNull(); // SQLite keeps joining: a start() of its own would wait for ever
+    } else {
+      expect((await sagas.waitFor(alone, { timeoutMs: 10_000 })).status).toBe('COMPLETED');
+    }
+    await expect(sagas.start(TransferSaga, transfer(), { manager: caller })).rejects.toThrow(
+      "'manager' must be the ctx.manager of a step, command handler or @OnReply method",
+    );
   });
 
   it('waitFor times out with the current status when nothing consumes', async () => {

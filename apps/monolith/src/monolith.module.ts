@@ -27,7 +27,8 @@ export class MonolithModule {
             migrations: [...orderMigrations, ...paymentMigrations, ...shippingMigrations, ...sagaMigrations],
           }),
         ),
-        SagaModule.forRoot({ service: config.serviceName }),
+        // As the services (see service-root.ts): no step or handler starts a saga. Ignored on SQLite.
+        SagaModule.forRoot({ service: config.serviceName, database: { implicitJoin: false } }),
         OrderModule,
         PaymentModule,
         ShippingModule,

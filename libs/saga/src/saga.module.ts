@@ -43,6 +43,7 @@ import { InProcessTransport } from './transport/in-process/in-process.transport'
         new SagaTransactions(dataSource, {
           pipelining: database.pipelining,
           prepareRepeated: database.prepareRepeated,
+          implicitContext: database.implicitJoin,
         }),
       inject: [SAGA_DATA_SOURCE, SagaRuntimeOptions],
     },

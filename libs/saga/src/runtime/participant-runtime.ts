@@ -152,7 +152,7 @@ export class ParticipantRuntime {
           for (const reply of replies)
             this.metrics.command(participant, reply.type, reply.outcome ?? 'success');
           this.metrics.duplicate(consumer, duplicates);
-        });
+        }, manager);
       },
       { stepAside: true }, // acks and the rest wait while the messages go out (see `RunOptions.stepAside`)
     );

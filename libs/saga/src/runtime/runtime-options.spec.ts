@@ -16,9 +16,27 @@ describe('SagaRuntimeOptions', () => {
   it('resolves what is prepared: everything by default, the library only, or nothing', () => {
     const resolved = (preparedStatements?: boolean | 'library') =>
       new SagaRuntimeOptions({ service: 's', database: { preparedStatements, pipelining: false } }).database;
-    expect(resolved()).toEqual({ pipelining: false, prepareLibrary: true, prepareRepeated: true });
-    expect(resolved(true)).toEqual({ pipelining: false, prepareLibrary: true, prepareRepeated: true });
-    expect(resolved('library')).toEqual({ pipelining: false, prepareLibrary: true, prepareRepeated: false });
-    expect(resolved(false)).toEqual({ pipelining: false, prepareLibrary: false, prepareRepeated: false });
+    expect(resolved()).toMatchObject({ pipelining: false, prepareLibrary: true, prepareRepeated: true });
+    expect(resolved(true)).toMatchObject({ pipelining: false, prepareLibrary: true, prepareRepeated: true });
+    expect(resolved('library')).toMatchObject({
+      pipelining: false,
+      prepareLibrary: true,
+      prepareRepeated: false,
+    });
+    expect(resolved(false)).toMatchObject({
+      pipelining: false,
+      prepareLibrary: false,
+      prepareRepeated: false,
+    });
+  });
+
+  it('takes database.implicitJoin as true (the default) or false, and refuses anything else', () => {
+    const implicitJoin = (value?: unknown) =>
+      new SagaRuntimeOptions({ service: 's', database: { implicitJoin: value as boolean } }).database
+        .implicitJoin;
+    expect(implicitJoin()).toBe(true);
+    expect(implicitJoin(true)).toBe(true);
+    expect(implicitJoin(false)).toBe(false);
+    expect(() => implicitJoin('no')).toThrow(`'database.implicitJoin' must be true or false, got "no"`);
   });
 });

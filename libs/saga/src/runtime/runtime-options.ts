@@ -18,9 +18,14 @@ export class SagaRuntimeOptions {
   /**
    * `database.*` resolved: `pipelining` as given (the transactions default it); `prepareLibrary`: the library's own
    * statements prepared (`preparedStatements` not false); `prepareRepeated`: the steps' and handlers' repeated ones
-   * too (`preparedStatements` true, the default).
+   * too (`preparedStatements` true, the default); `implicitJoin` (default true).
    */
-  readonly database: { pipelining?: boolean; prepareLibrary: boolean; prepareRepeated: boolean };
+  readonly database: {
+    pipelining?: boolean;
+    prepareLibrary: boolean;
+    prepareRepeated: boolean;
+    implicitJoin: boolean;
+  };
 
   constructor(options: SagaModuleOptions) {
     const prepared = options.database?.preparedStatements;
@@ -29,10 +34,17 @@ export class SagaRuntimeOptions {
         `SagaModule: 'database.preparedStatements' must be true, false or 'library', got ${JSON.stringify(prepared)}.`,
       );
     }
+    const implicitJoin = options.database?.implicitJoin;
+    if (implicitJoin !== undefined && typeof implicitJoin !== 'boolean') {
+      throw new SagaError(
+        `SagaModule: 'database.implicitJoin' must be true or false, got ${JSON.stringify(implicitJoin)}.`,
+      );
+    }
     this.database = {
       pipelining: options.database?.pipelining,
       prepareLibrary: prepared !== false,
       prepareRepeated: (prepared ?? true) === true,
+      implicitJoin: implicitJoin ?? true,
     };
     this.service = options.service;
     this.consume = options.consume ?? true;

@@ -72,7 +72,7 @@ export class SagaCoordinator {
           const result = await runIn(traced, () =>
             this.processor.apply(manager, this.registry.saga(record.type), record, event, writes),
           );
-          this.afterCommit([result], await this.processor.flush(manager, writes));
+          this.afterCommit(manager, [result], await this.processor.flush(manager, writes));
           return result;
         });
       }),
@@ -171,7 +171,7 @@ export class SagaCoordinator {
         const results = guesses
           ? await this.applyAhead(manager, messages, guesses, recording, writes, traces)
           : await this.applyRead(manager, messages, await recording, writes, traces);
-        this.afterCommit(results, await this.processor.flush(manager, writes));
+        this.afterCommit(manager, results, await this.processor.flush(manager, writes));
       },
       { stepAside: true }, // acks and the rest wait while the messages go out (see `RunOptions.stepAside`)
     );
@@ -187,7 +187,7 @@ export class SagaCoordinator {
   ): Promise<Applied[]> {
     const duplicates = messages.length - fresh.length;
     if (duplicates > 0)
-      this.transactions.afterCommit(() => this.metrics.duplicate(this.inboxConsumer, duplicates));
+      this.transactions.afterCommit(() => this.metrics.duplicate(this.inboxConsumer, duplicates), manager);
     return this.applyInOrder(manager, fresh, new Map(instances.map((r) => [r.id, r])), writes, traces);
   }
 
@@ -319,8 +319,8 @@ export class SagaCoordinator {
    * the COMMIT is answered) and are dropped if it rolls back; when that transaction is nested in the caller's (a
    * `start()` inside a step or handler), they wait for the caller's transaction to commit.
    */
-  afterCommit(applied: Applied[], outbox: CommittedMessage[]): void {
-    this.transactions.afterCommit(() => this.committed(applied, outbox));
+  afterCommit(manager: EntityManager, applied: Applied[], outbox: CommittedMessage[]): void {
+    this.transactions.afterCommit(() => this.committed(applied, outbox), manager);
   }
 
   private committed(applied: Applied[], outbox: CommittedMessage[]): void {

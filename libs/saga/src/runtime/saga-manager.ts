@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Type } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
 import type { OperatorAction } from '../engine/saga-event';
 import { isTerminal } from '../engine/saga-state';
 import {
@@ -31,6 +32,12 @@ export interface StartOptions {
   idempotencyKey?: string;
   /** Use this id (at most 36 characters) instead of a generated UUID; idempotent: an existing id is returned as is. */
   sagaId?: string;
+  /**
+   * The transaction to start the saga in: the `ctx.manager` of the step, command handler or `@OnReply` method this
+   * is called from, while it runs. The saga then commits or rolls back with that code's work. Without it, a
+   * `start()` from inside such code joins its transaction all the same unless `database.implicitJoin` is false.
+   */
+  manager?: EntityManager;
 }
 
 /** Starts sagas, reads their state and history, and lets an operator act on them. */
@@ -76,6 +83,7 @@ export class SagaManager {
       id: options.sagaId ?? randomUUID(),
       idChosen: options.sagaId !== undefined,
       idempotencyKey: options.idempotencyKey,
+      within: options.manager,
     });
   }
 

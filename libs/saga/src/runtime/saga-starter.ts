@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { initialState } from '../engine/saga-engine';
-import { IdempotencyKeyConflictError } from '../errors/saga.errors';
+import { IdempotencyKeyConflictError, SagaError } from '../errors/saga.errors';
 import type { SagaInstanceRecord, SagaStore } from '../persistence/saga-store';
 import { SagaTransactions } from '../persistence/typeorm/transactions';
 import { SAGA_STORE } from '../saga.constants';
@@ -20,6 +20,15 @@ import {
   startTraced,
   type Traced,
 } from './tracing';
+
+/** How a saga is started: its id (chosen by the caller or not), idempotency key, and the transaction to join. */
+export interface StartHow {
+  id: string;
+  idChosen: boolean;
+  idempotencyKey?: string;
+  /** The manager of an open transaction of this process to start the saga in (`StartOptions.manager`). */
+  within?: EntityManager;
+}
 
 /** Most sagas started in one transaction. */
 const MAX_BATCH = 64;
@@ -60,26 +69,29 @@ export class SagaStarter {
    * (or a caller-chosen id) already used, resolves with the saga that has it (its data wins) — unless that saga is
    * of another type, which is refused.
    */
-  async start(
-    saga: RegisteredSaga,
-    data: Record<string, unknown>,
-    how: { id: string; idChosen: boolean; idempotencyKey?: string },
-  ): Promise<string> {
+  async start(saga: RegisteredSaga, data: Record<string, unknown>, how: StartHow): Promise<string> {
+    if (how.within && !this.transactions.isOpen(how.within)) {
+      throw new SagaError(
+        `start(${saga.definition.name}): 'manager' must be the ctx.manager of a step, command handler or @OnReply ` +
+          'method, passed while that code runs; this one is not the manager of an open saga transaction.',
+      );
+    }
     // Its first command carries this span's context: the saga's trace hangs under the caller's span.
     const trace = startTraced(`saga start ${saga.definition.name}`, SpanKind.PRODUCER, activeContext(), {
       [SAGA_ATTRIBUTES.type]: saga.definition.name,
     });
     return endingSpan(trace.span, async () => {
-      const record = this.transactions.inTransaction()
-        ? await this.startInCurrentTransaction(saga, data, how, trace)
-        : await new Promise<SagaInstanceRecord>((resolve, reject) => {
-            this.queue.push({ saga, data, ...how, trace, resolve, reject });
-            if (!this.scheduled) {
-              this.scheduled = true;
-              // Scheduled from outside any transaction, so the batch runs in its own (see startInCurrentTransaction).
-              setImmediate(() => this.drain());
-            }
-          });
+      const record =
+        how.within || this.transactions.inTransaction()
+          ? await this.startInCurrentTransaction(saga, data, how, trace)
+          : await new Promise<SagaInstanceRecord>((resolve, reject) => {
+              this.queue.push({ saga, data, ...how, trace, resolve, reject });
+              if (!this.scheduled) {
+                this.scheduled = true;
+                // Scheduled from outside any transaction, so the batch runs in its own (see startInCurrentTransaction).
+                setImmediate(() => this.drain());
+              }
+            });
       trace.span.setAttribute(SAGA_ATTRIBUTES.id, record.id);
       if (record.type !== saga.definition.name) {
         throw new IdempotencyKeyConflictError(
@@ -101,11 +113,15 @@ export class SagaStarter {
   private async startInCurrentTransaction(
     saga: RegisteredSaga,
     data: Record<string, unknown>,
-    how: { id: string; idChosen: boolean; idempotencyKey?: string },
+    how: StartHow,
     trace: StartRequest['trace'],
   ): Promise<SagaInstanceRecord> {
     const unused = () => undefined;
-    const [record] = await this.startAll([{ saga, data, ...how, trace, resolve: unused, reject: unused }]);
+    const { within, ...request } = how;
+    const [record] = await this.startAll(
+      [{ saga, data, ...request, trace, resolve: unused, reject: unused }],
+      within,
+    );
     return record;
   }
 
@@ -136,29 +152,36 @@ export class SagaStarter {
     );
   }
 
-  /** Starts every request in one transaction; returns each one's saga (the existing one for a reused key). */
-  private async startAll(batch: StartRequest[]): Promise<SagaInstanceRecord[]> {
-    return runOptimistically(this.transactions, async (manager, isolation) => {
-      const writes = new SagaWrites(isolation);
-      const started: Applied[] = [];
-      const result: SagaInstanceRecord[] = [];
-      for (const request of batch) {
-        const existing = await this.existing(manager, request);
-        if (existing) {
-          result.push(existing);
-          continue;
+  /**
+   * Starts every request in one transaction — in `within`'s, as a savepoint, when given — and returns each one's
+   * saga (the existing one for a reused key).
+   */
+  private async startAll(batch: StartRequest[], within?: EntityManager): Promise<SagaInstanceRecord[]> {
+    return runOptimistically(
+      this.transactions,
+      async (manager, isolation) => {
+        const writes = new SagaWrites(isolation);
+        const started: Applied[] = [];
+        const result: SagaInstanceRecord[] = [];
+        for (const request of batch) {
+          const existing = await this.existing(manager, request);
+          if (existing) {
+            result.push(existing);
+            continue;
+          }
+          const a = await runIn(request.trace, () =>
+            this.processor.apply(manager, request.saga, fresh(request), { type: 'start' }, writes, {
+              isNew: true,
+            }),
+          );
+          started.push(a);
+          result.push(a.record);
         }
-        const a = await runIn(request.trace, () =>
-          this.processor.apply(manager, request.saga, fresh(request), { type: 'start' }, writes, {
-            isNew: true,
-          }),
-        );
-        started.push(a);
-        result.push(a.record);
-      }
-      this.coordinator.afterCommit(started, await this.processor.flush(manager, writes));
-      return result;
-    });
+        this.coordinator.afterCommit(manager, started, await this.processor.flush(manager, writes));
+        return result;
+      },
+      { within },
+    );
   }
 
   private async existing(manager: EntityManager, request: StartRequest): Promise<SagaInstanceRecord | null> {

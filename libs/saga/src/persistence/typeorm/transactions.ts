@@ -34,6 +34,11 @@ export interface RunOptions {
    * five (1.33 → 1.25, 1.46 → 1.36, 1.40 → 1.39, 1.52 → 1.49, 1.40 → 1.18).
    */
   stepAside?: boolean;
+  /**
+   * The manager of a transaction of this instance to join (in a savepoint) when it is still open — without
+   * `implicitContext`, the only way to join one. Otherwise the run has its own transaction.
+   */
+  within?: EntityManager;
 }
 
 export interface SagaTransactionsOptions {
@@ -49,6 +54,14 @@ export interface SagaTransactionsOptions {
    * plans each once per connection (see `RepeatedStatements`). Default true.
    */
   prepareRepeated?: boolean;
+  /**
+   * Whether a `run()` (a `start()`, an operator call) made from inside a transaction of this instance joins it
+   * without being told which — by following the async context (`AsyncLocalStorage`). Default true. False: only
+   * what names the transaction's manager joins it (`RunOptions.within`); the rest runs in its own transaction.
+   * Ignored (always true) on single-connection drivers, where a transaction not joined would wait behind the
+   * caller's for ever. On Node 20, `AsyncLocalStorage` hooks every promise of the process.
+   */
+  implicitContext?: boolean;
 }
 
 /**
@@ -67,13 +80,17 @@ export interface SagaTransactionsOptions {
  * on — that is how a step's failed writes are undone while the saga's own state is still saved. On PostgreSQL this
  * is also the only way to survive a failed statement (an error aborts the whole transaction, savepoints aside).
  * Calling `run()` from inside `fn` does the same (it joins the running transaction as a savepoint) instead of
- * waiting behind itself in the queue. Run nested transactions one at a time: they share the outer connection.
+ * waiting behind itself in the queue — found through the async context (`implicitContext`), or named with
+ * `RunOptions.within`. Run nested transactions one at a time: they share the outer connection.
  */
 export class SagaTransactions {
   private readonly serialised: boolean;
   /** The end of the queue (single-connection drivers only). */
   private tail: Promise<void> = Promise.resolve();
-  private readonly scope = new AsyncLocalStorage<Scope>();
+  /** The current transaction along the async context; none without `implicitContext`. */
+  private readonly context?: AsyncLocalStorage<Scope>;
+  /** The open scopes of each transaction's manager, innermost last (a savepoint shares its transaction's manager). */
+  private readonly scopes = new WeakMap<EntityManager, Scope[]>();
   private readonly pipelining: boolean;
   private readonly repeated?: RepeatedStatements;
   /** The connection of the last pipelined transaction, kept for the next one (see `keepSpare`). */
@@ -90,11 +107,18 @@ export class SagaTransactions {
     this.serialised = SINGLE_CONNECTION_TYPES.includes(dataSource.options.type);
     this.pipelining = (options.pipelining ?? true) && dataSource.options.type === 'postgres';
     if (this.pipelining && (options.prepareRepeated ?? true)) this.repeated = new RepeatedStatements();
+    if ((options.implicitContext ?? true) || this.serialised) this.context = new AsyncLocalStorage<Scope>();
+  }
+
+  /** The innermost open scope of `manager`'s transaction. */
+  private scopeOf(manager: EntityManager): Scope | undefined {
+    const stack = this.scopes.get(manager);
+    return stack?.[stack.length - 1];
   }
 
   /** Runs `fn` in a transaction: committed when it resolves, rolled back when it throws. */
   async run<T>(fn: (manager: EntityManager) => Promise<T>, options: RunOptions = {}): Promise<T> {
-    const outer = this.scope.getStore();
+    const outer = options.within ? this.scopeOf(options.within) : this.context?.getStore();
     if (outer?.open) return this.savepoint(outer.manager, fn);
     if (this.pipelining) return this.pipelined(fn, options);
     const committed: (() => void)[] = [];
@@ -181,8 +205,8 @@ export class SagaTransactions {
    * nothing, anywhere else (other databases, a savepoint, outside `run()`): the commit follows as usual.
    */
   commitAfterNextStatement(manager: EntityManager): boolean {
-    const scope = this.scope.getStore();
-    if (!scope?.open || !scope.pipeline || scope.manager !== manager) return false;
+    const scope = this.scopeOf(manager);
+    if (!scope?.open || !scope.pipeline) return false;
     return scope.pipeline.commitAfterNextStatement();
   }
 
@@ -192,8 +216,8 @@ export class SagaTransactions {
    * concurrent chains of statements gain nothing from overlapping).
    */
   overlapsStatements(manager: EntityManager): boolean {
-    const scope = this.scope.getStore();
-    return !!scope?.open && !!scope.pipeline && scope.manager === manager;
+    const scope = this.scopeOf(manager);
+    return !!scope?.open && !!scope.pipeline;
   }
 
   /**
@@ -201,7 +225,7 @@ export class SagaTransactions {
    * `afterCommit` callbacks it registered; if it succeeds, they wait for the enclosing transaction's commit.
    */
   async savepoint<T>(manager: EntityManager, fn: (manager: EntityManager) => Promise<T>): Promise<T> {
-    const outer = this.scope.getStore();
+    const outer = this.scopeOf(manager);
     const committed: (() => void)[] = [];
     const result = await manager.transaction((inner) => this.inScope(inner, committed, fn));
     if (outer?.open) outer.committed.push(...committed);
@@ -217,27 +241,37 @@ export class SagaTransactions {
     pipeline?: PgTransactionPipeline,
   ): Promise<T> {
     const scope: Scope = { manager, open: true, committed, pipeline };
+    let stack = this.scopes.get(manager);
+    if (!stack) this.scopes.set(manager, (stack = []));
+    stack.push(scope);
     try {
-      return await this.scope.run(scope, () => fn(manager));
+      return await (this.context ? this.context.run(scope, () => fn(manager)) : fn(manager));
     } finally {
       scope.open = false;
+      stack.splice(stack.lastIndexOf(scope), 1);
     }
   }
 
   /**
    * Runs `callback` once the transaction the caller is in has committed — at once when the caller is in none (or
    * its transaction has ended) — and never if it rolls back. Inside a `run()` nested in another, that is after the
-   * OUTER transaction commits: what a nested `run()` wrote is not committed before.
+   * OUTER transaction commits: what a nested `run()` wrote is not committed before. `manager`: the transaction's
+   * (its innermost open savepoint's, if one is); without it, the transaction of the async context.
    */
-  afterCommit(callback: () => void): void {
-    const scope = this.scope.getStore();
+  afterCommit(callback: () => void, manager?: EntityManager): void {
+    const scope = manager ? this.scopeOf(manager) : this.context?.getStore();
     if (scope?.open) scope.committed.push(callback);
     else callback();
   }
 
+  /** True when `manager` is the manager of a transaction of this instance that is still open. */
+  isOpen(manager: EntityManager): boolean {
+    return this.scopeOf(manager)?.open ?? false;
+  }
+
   /** True inside `fn` of a `run()` whose transaction is still open (where a nested `run()` joins it). */
   inTransaction(): boolean {
-    return this.scope.getStore()?.open ?? false;
+    return this.context?.getStore()?.open ?? false;
   }
 
   /**
@@ -245,7 +279,7 @@ export class SagaTransactions {
    * on single-connection drivers so that its statements do not land inside another caller's transaction.
    */
   async autocommit<T>(fn: (manager: EntityManager) => Promise<T>): Promise<T> {
-    const outer = this.scope.getStore();
+    const outer = this.context?.getStore();
     // SQLite, inside run(): there is no other connection to use, and queueing would wait for ourselves.
     if (outer?.open && this.serialised) return fn(outer.manager);
     return this.queued(() => fn(this.dataSource.manager));
