@@ -17,7 +17,7 @@ import {
   writeResults,
 } from './lib/report';
 import { runInterleaved, runVariant, type ResultRow, type VariantRun } from './lib/runner';
-import { VARIANTS } from './variants';
+import { ON_REQUEST, VARIANTS } from './variants';
 
 /** The code measured: the commit, and the files of libs/ and apps/ changed since (the figures depend on them). */
 function codeState(): { commit: string; uncommitted: string[] } | undefined {
@@ -45,7 +45,11 @@ async function main(): Promise<void> {
     'bench-results.json',
   );
   const growthOnly = ['saga-growth', 'saga-again'];
-  const names = variants ?? Object.keys(VARIANTS).filter((n) => growthSagas > 0 || !growthOnly.includes(n));
+  const names =
+    variants ??
+    Object.keys(VARIANTS).filter(
+      (n) => !ON_REQUEST.includes(n) && (growthSagas > 0 || !growthOnly.includes(n)),
+    );
   const unknown = names.filter((n) => !VARIANTS[n]);
   if (unknown.length)
     throw new Error(`unknown variant(s) ${unknown.join(', ')}; known: ${Object.keys(VARIANTS).join(', ')}`);
@@ -63,10 +67,15 @@ async function main(): Promise<void> {
     }
   }
   // At one saga in flight the ratio is smaller than the host's drift from one window to the next: measure it again
-  // with the variants' windows interleaved (all their services up): baseline, saga, and saga-lean if it ran.
+  // with the variants' windows interleaved (all their services up): baseline, saga, and saga-lean and saga-explicit
+  // if they ran.
   let windows: ResultRow[] = [];
   if (interleaveRounds > 0 && names.includes('baseline') && names.includes('saga')) {
-    const interleaved = ['baseline', 'saga', ...(names.includes('saga-lean') ? ['saga-lean'] : [])];
+    const interleaved = [
+      'baseline',
+      'saga',
+      ...['saga-lean', 'saga-explicit'].filter((n) => names.includes(n)),
+    ];
     const elapsed = ((Date.now() - t0) / 1000).toFixed(0);
     process.stderr.write(`\n##### ${interleaved.join(', ')} interleaved at c=1 (${elapsed} s elapsed)\n`);
     try {
@@ -91,6 +100,7 @@ async function main(): Promise<void> {
     ...summaryLines(rows, 'saga', 'baseline'),
     ...interleavedLines(rows, windows, 'saga', 'baseline'),
     ...interleavedLines(rows, windows, 'saga-lean', 'baseline'),
+    ...interleavedLines(rows, windows, 'saga-explicit', 'baseline'),
     ...growthLines(rows, 'saga-growth', ['saga', 'saga-again'], growthSagas),
     ...perSagaLines(rows),
   ];

@@ -20,4 +20,9 @@ export const VARIANTS: Record<string, (options: VariantOptions) => VariantSpec> 
   'saga-lean': () => sagaVariant({ name: 'saga-lean', lean: true }),
   'monolith-sqlite': monolithSqliteVariant,
   'monolith-pg': monolithPostgresVariant,
+  // Only when asked for (`--variants …,saga-explicit`): `saga` with `database.implicitJoin: false`.
+  'saga-explicit': () => sagaVariant({ name: 'saga-explicit', explicitJoin: true }),
 };
+
+/** Variants run only when named in `--variants`. */
+export const ON_REQUEST = ['saga-explicit'];

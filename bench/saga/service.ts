@@ -58,10 +58,10 @@ class BenchServiceRoot {
           service: options.service,
           transport,
           // BENCH_SAGA_PIPELINING=0: PostgreSQL transactions without pipelined BEGIN/COMMIT (to measure what it saves).
-          // As the apps: implicitJoin false (BENCH_SAGA_IMPLICIT_JOIN=1: the default, to measure what it costs).
+          // BENCH_SAGA_IMPLICIT_JOIN=0: database.implicitJoin false (to measure what following the async context costs).
           database: {
             pipelining: process.env.BENCH_SAGA_PIPELINING !== '0',
-            implicitJoin: process.env.BENCH_SAGA_IMPLICIT_JOIN === '1',
+            implicitJoin: process.env.BENCH_SAGA_IMPLICIT_JOIN !== '0',
             ...(process.env.BENCH_SAGA_PREPARED === 'library'
               ? { preparedStatements: 'library' as const }
               : {}),

@@ -42,13 +42,21 @@ async function resetBroker(prefix: string): Promise<void> {
  * measurements (history, outbox and inbox rows shaped like real ones): the "growth" run.
  */
 export function sagaVariant(
-  options: { name?: string; preloadSagas?: number; lean?: boolean } = {},
+  options: { name?: string; preloadSagas?: number; lean?: boolean; explicitJoin?: boolean } = {},
 ): VariantSpec {
   const preload = options.preloadSagas ?? 0;
-  // `lean` has queues and databases of its own, so that it can run beside `saga` (interleaved at c=1).
-  const prefix = options.lean ? `${SAGA_PREFIX}-lean` : SAGA_PREFIX;
+  // `lean` and `explicitJoin` have queues and databases of their own, so that they can run beside `saga`
+  // (interleaved at c=1).
+  const prefix = options.lean
+    ? `${SAGA_PREFIX}-lean`
+    : options.explicitJoin
+      ? `${SAGA_PREFIX}-explicit`
+      : SAGA_PREFIX;
   const databases = sagaDatabases(prefix);
-  const env = { BENCH_SAGA_PREFIX: prefix };
+  const env = {
+    BENCH_SAGA_PREFIX: prefix,
+    ...(options.explicitJoin ? { BENCH_SAGA_IMPLICIT_JOIN: '0' } : {}),
+  };
   // `lean`: the baseline's business work instead of the sample's (lean.ts), one entry for the three roles.
   const service = (name: string) =>
     options.lean

@@ -27,8 +27,7 @@ export class MonolithModule {
             migrations: [...orderMigrations, ...paymentMigrations, ...shippingMigrations, ...sagaMigrations],
           }),
         ),
-        // As the services (see service-root.ts): no step or handler starts a saga. Ignored on SQLite.
-        SagaModule.forRoot({ service: config.serviceName, database: { implicitJoin: false } }),
+        SagaModule.forRoot({ service: config.serviceName }),
         OrderModule,
         PaymentModule,
         ShippingModule,

@@ -46,11 +46,11 @@ export interface SagaModuleOptions {
     /**
      * `start()` called inside a step, a command handler or an `@OnReply` method joins that transaction without
      * being told which — the library follows the async context (`AsyncLocalStorage`). Default true. On Node 20 that
-     * hooks every promise of the process: ~15 % of the library's CPU per command measured (`bench:participant`). Set false in a service
-     * that never starts sagas from inside a step or handler, or passes `{ manager: ctx.manager }` to `start()` where
-     * it does; a `start()` without it then has its own transaction. Ignored (always true) on SQLite. Gains nothing
-     * when something else in the process already uses `AsyncLocalStorage` (OpenTelemetry's context manager,
-     * nestjs-cls).
+     * hooks every promise of the process: ~15 % of the library's CPU per command in `bench:participant`, a few % of
+     * a distributed service's (see the README). Set false in a service that never starts sagas from inside a step or
+     * handler, or passes `{ manager: ctx.manager }` to `start()` where it does; a `start()` without it then has its
+     * own transaction. Ignored (always true) on SQLite. Gains nothing when something else in the process already
+     * uses `AsyncLocalStorage` (OpenTelemetry's context manager, nestjs-cls).
      */
     implicitJoin?: boolean;
   };
