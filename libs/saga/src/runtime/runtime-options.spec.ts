@@ -16,18 +16,11 @@ describe('SagaRuntimeOptions', () => {
   it('resolves what is prepared: everything by default, the library only, or nothing', () => {
     const resolved = (preparedStatements?: boolean | 'library') =>
       new SagaRuntimeOptions({ service: 's', database: { preparedStatements, pipelining: false } }).database;
-    expect(resolved()).toMatchObject({ pipelining: false, prepareLibrary: true, prepareRepeated: true });
-    expect(resolved(true)).toMatchObject({ pipelining: false, prepareLibrary: true, prepareRepeated: true });
-    expect(resolved('library')).toMatchObject({
-      pipelining: false,
-      prepareLibrary: true,
-      prepareRepeated: false,
-    });
-    expect(resolved(false)).toMatchObject({
-      pipelining: false,
-      prepareLibrary: false,
-      prepareRepeated: false,
-    });
+    const common = { pipelining: false, implicitJoin: true };
+    expect(resolved()).toEqual({ ...common, prepareLibrary: true, prepareRepeated: true });
+    expect(resolved(true)).toEqual({ ...common, prepareLibrary: true, prepareRepeated: true });
+    expect(resolved('library')).toEqual({ ...common, prepareLibrary: true, prepareRepeated: false });
+    expect(resolved(false)).toEqual({ ...common, prepareLibrary: false, prepareRepeated: false });
   });
 
   it('takes database.implicitJoin as true (the default) or false, and refuses anything else', () => {
