@@ -26,6 +26,8 @@ export interface ServiceCounters {
   consumed: number;
   /** Database transactions committed by the service's code. */
   commits: number;
+  /** False when the service did not count its commits (`commits` stays 0): the library's, without BENCH_SQL_PROFILE. */
+  commitsCounted?: boolean;
   /** Database transactions rolled back by the service's code. */
   rollbacks: number;
   /** Optional: statements run, by kind (e.g. `INSERT saga_outbox`), with their summed wall time in ms. */

@@ -171,31 +171,33 @@ export function perSagaLines(rows: ResultRow[]): string[] {
 }
 
 /**
- * Where the time goes, for the variants that report statements (the library's): per service, CPU ms per saga,
- * event-loop utilisation, commits, statements and their summed wall time per saga; then the statements per saga by
- * kind for each concurrency of `detail` (e.g. `saga`).
+ * Where the time goes: per service, CPU ms per saga, event-loop utilisation, commits, statements and their summed
+ * wall time per saga (statements: the library's variants with the statement profile, see BENCH_SQL_PROFILE); then
+ * the statements per saga by kind for each concurrency of `detail` (e.g. `saga`), when profiled.
  */
 export function formatProfile(rows: ResultRow[], detail: string): string {
-  const profiled = rows.filter((r) => Object.keys(r.statementsPerSaga ?? {}).length > 0);
-  if (profiled.length === 0) return '';
+  const isProfiled = (r: ResultRow): boolean => Object.keys(r.statementsPerSaga ?? {}).length > 0;
+  const profiled = rows.filter(isProfiled);
   const perService: string[][] = [];
-  for (const r of profiled) {
+  for (const r of rows) {
     for (const [service, c] of Object.entries(r.counters.byService)) {
-      const stmts = Object.entries(r.statementsPerSaga).filter(([k]) => k.startsWith(`${service}: `));
+      const stmts = Object.entries(r.statementsPerSaga ?? {}).filter(([k]) => k.startsWith(`${service}: `));
       const count = stmts.reduce((n, [, v]) => n + v.count, 0);
       const dbMs = stmts.reduce((n, [, v]) => n + v.ms, 0);
+      const counted = Number.isFinite(r.transactionsPerSagaInProcess); // see BENCH_SQL_PROFILE
       perService.push([
         r.variant,
         String(r.concurrency),
         service,
         fixed(((r.cpuSeconds[service] ?? NaN) * 1000) / r.count, 2),
         fixed(r.eventLoopUtilization[service] ?? NaN, 2),
-        fixed(c.commits / r.count, 2),
-        fixed(count, 1),
-        fixed(dbMs, 1),
+        fixed(counted ? c.commits / r.count : NaN, 2),
+        fixed(isProfiled(r) ? count : NaN, 1),
+        fixed(isProfiled(r) ? dbMs : NaN, 1),
       ]);
     }
   }
+  if (perService.length === 0) return '';
   const services = table(
     ['variant', 'c', 'process', 'CPU ms/saga', 'ELU', 'commits/saga', 'stmts/saga', 'stmt ms/saga'],
     perService,
@@ -220,8 +222,9 @@ export function formatProfile(rows: ResultRow[], detail: string): string {
       );
   }
   return (
-    'Where the time goes (library variants; ELU = event-loop utilisation of the process in the window; statement ' +
-    'time = wall time around each driver call, waiting included):\n' +
+    'Where the time goes (ELU = event-loop utilisation of the process in the window, library variants only; ' +
+    'statements and their time = wall time around each driver call, waiting included, with BENCH_SQL_PROFILE=1 or ' +
+    'on SQLite):\n' +
     `${services}${kinds}\n`
   );
 }
@@ -245,7 +248,8 @@ export function writeResults(
         '(the in-process transport of the monolith: messages delivered and committed by their receiver).',
       'transactionsPerSagaInProcess: the library variants count COMMITs and statements run outside a transaction ' +
         '(each is one transaction for the database) with a TypeORM subscriber (afterQuery); for SQLite it is ' +
-        'the only count (transactionsPerSaga is null).',
+        'the only count (transactionsPerSaga is null). On PostgreSQL only with BENCH_SQL_PROFILE=1 (null ' +
+        'otherwise): the subscriber costs the services CPU that the baseline does not spend.',
       'statementsPerSaga: statements by process and kind per saga, with the wall time TypeORM measures around ' +
         'each driver call (ms per saga; network round trip and lock waits included).',
       'cpuSeconds: /proc/<pid>/stat utime+stime deltas over the window; postgres = backends of the variant ' +

@@ -52,7 +52,10 @@ export interface ResultRow extends LoadResult {
    * NaN (null in JSON) for a variant without PostgreSQL databases (SQLite): see the in-process count.
    */
   transactionsPerSaga: number;
-  /** Commits per saga as the services counted them in-process (a cross-check of the above). */
+  /**
+   * Commits per saga as the services counted them in-process (a cross-check of the above); NaN (null in JSON) when
+   * a service did not count them (the library's services on PostgreSQL count only with BENCH_SQL_PROFILE=1).
+   */
   transactionsPerSagaInProcess: number;
   rollbacksPerSaga: number;
   /** Broker messages published (and confirmed) per saga, counted in-process by the services. */
@@ -202,7 +205,9 @@ function buildRow(
     transactionsPerSaga: variant.databases.length
       ? perSaga(commits - flushQueriesSubtracted - sessionsOpened, result.count)
       : NaN,
-    transactionsPerSagaInProcess: perSaga(total.commits, result.count),
+    transactionsPerSagaInProcess: Object.values(c1.stats).some((s) => s.commitsCounted === false)
+      ? NaN
+      : perSaga(total.commits, result.count),
     rollbacksPerSaga: perSaga(rollbacks, result.count),
     messagesPerSaga: perSaga(total.published, result.count),
     consumedPerSaga: perSaga(total.consumed, result.count),
