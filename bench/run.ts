@@ -10,6 +10,7 @@ import { acquireBenchLock } from './lib/lock';
 import {
   formatProfile,
   formatReport,
+  growthInterleavedLines,
   growthLines,
   interleavedLines,
   perSagaLines,
@@ -67,14 +68,14 @@ async function main(): Promise<void> {
     }
   }
   // At one saga in flight the ratio is smaller than the host's drift from one window to the next: measure it again
-  // with the variants' windows interleaved (all their services up): baseline, saga, and saga-lean and saga-explicit
-  // if they ran.
+  // with the variants' windows interleaved (all their services up): baseline, saga, and saga-lean, saga-explicit
+  // and saga-growth (the growth run's c=1 figure) if they ran.
   let windows: ResultRow[] = [];
   if (interleaveRounds > 0 && names.includes('baseline') && names.includes('saga')) {
     const interleaved = [
       'baseline',
       'saga',
-      ...['saga-lean', 'saga-explicit'].filter((n) => names.includes(n)),
+      ...['saga-lean', 'saga-explicit', 'saga-growth'].filter((n) => names.includes(n)),
     ];
     const elapsed = ((Date.now() - t0) / 1000).toFixed(0);
     process.stderr.write(`\n##### ${interleaved.join(', ')} interleaved at c=1 (${elapsed} s elapsed)\n`);
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
     ...interleavedLines(rows, windows, 'saga-lean', 'baseline'),
     ...interleavedLines(rows, windows, 'saga-explicit', 'baseline'),
     ...growthLines(rows, 'saga-growth', ['saga', 'saga-again'], growthSagas),
+    ...growthInterleavedLines(rows, windows, 'saga-growth', 'saga', growthSagas),
     ...perSagaLines(rows),
   ];
   const seconds = Math.round((Date.now() - t0) / 1000);

@@ -121,6 +121,36 @@ export function interleavedLines(
 }
 
 /**
+ * The growth run at c=1 measured interleaved with `saga` (empty tables): the windows alternate, so the host's drift
+ * between them — at one saga in flight larger than the 10 % the target allows — weighs on both alike. Throughput
+ * (pooled over the windows) and p50 compared, with the throughput ratio of each round.
+ */
+export function growthInterleavedLines(
+  rows: ResultRow[],
+  windows: ResultRow[],
+  grown: string,
+  empty: string,
+  preloaded: number,
+): string[] {
+  const g = rows.find((r) => r.variant === `${grown} (interleaved)`);
+  const e = rows.find((r) => r.variant === `${empty} (interleaved)`);
+  if (!g || !e) return [];
+  const mine = windows.filter((w) => w.variant === grown);
+  const theirs = windows.filter((w) => w.variant === empty);
+  const byRound = mine
+    .map((w, i) => (theirs[i] ? (w.perSecond / theirs[i].perSecond).toFixed(2) : undefined))
+    .filter((r): r is string => r !== undefined);
+  const ratio = g.perSecond / e.perSecond;
+  const change =
+    ratio <= 1 ? `${Math.round((1 - ratio) * 100)}% slower` : `${Math.round((ratio - 1) * 100)}% faster`;
+  return [
+    `bench growth c=${g.concurrency} interleaved (${mine.length} rounds of ${mine[0]?.count}): saga with ` +
+      `${preloaded} finished sagas preloaded ${perSec(g)} vs empty tables ${perSec(e)} ratio ${ratio.toFixed(2)} ` +
+      `(${change}; by round ${byRound.join(' ')}) p50 ${ms(g.p50)} vs ${ms(e.p50)}`,
+  ];
+}
+
+/**
  * One line per concurrency: the growth run (`grown`) against the empty-table runs (`empty`: those measured, e.g. the
  * run before it and the run after it), throughput and p50 compared with their mean.
  */

@@ -45,13 +45,15 @@ export function sagaVariant(
   options: { name?: string; preloadSagas?: number; lean?: boolean; explicitJoin?: boolean } = {},
 ): VariantSpec {
   const preload = options.preloadSagas ?? 0;
-  // `lean` and `explicitJoin` have queues and databases of their own, so that they can run beside `saga`
-  // (interleaved at c=1).
+  // `lean`, `explicitJoin` and the preloaded run have queues and databases of their own, so that they can run
+  // beside `saga` (interleaved at c=1).
   const prefix = options.lean
     ? `${SAGA_PREFIX}-lean`
     : options.explicitJoin
       ? `${SAGA_PREFIX}-explicit`
-      : SAGA_PREFIX;
+      : preload > 0
+        ? `${SAGA_PREFIX}-growth`
+        : SAGA_PREFIX;
   const databases = sagaDatabases(prefix);
   const env = {
     BENCH_SAGA_PREFIX: prefix,

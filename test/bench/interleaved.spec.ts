@@ -1,4 +1,4 @@
-import { interleavedLines } from '../../bench/lib/report';
+import { growthInterleavedLines, interleavedLines } from '../../bench/lib/report';
 import { poolWindows, type ResultRow } from '../../bench/lib/runner';
 
 /** A window of `latencies` (ms) with per-saga figures and CPU seconds as given. */
@@ -84,5 +84,22 @@ describe('bench: interleaved windows', () => {
         /^bench c=1 interleaved \(2 rounds of 3\): saga p50 12\.0ms vs baseline 10\.0ms ratio 1\.20 \(by round 1\.20 1\.50\)/,
       ),
     ]);
+  });
+
+  it('compares the growth run with the empty tables window by window, by throughput', () => {
+    const at = (variant: string, ms: number) => window(variant, [ms, ms], { perSecond: 1000 / ms });
+    const windows = [at('saga', 10), at('saga-growth', 11), at('saga-growth', 20), at('saga', 16)];
+    const pool = (name: string) =>
+      poolWindows(
+        `${name} (interleaved)`,
+        windows.filter((w) => w.variant === name),
+      );
+    const rows = [pool('saga'), pool('saga-growth')];
+    // Pooled: 4 sagas in 52 ms with empty tables, in 62 ms in the growth run: 76.9/s against 64.5/s.
+    expect(growthInterleavedLines(rows, windows, 'saga-growth', 'saga', 20000)).toEqual([
+      'bench growth c=1 interleaved (2 rounds of 2): saga with 20000 finished sagas preloaded 65/s vs empty ' +
+        'tables 77/s ratio 0.84 (16% slower; by round 0.91 0.80) p50 11ms vs 10ms',
+    ]);
+    expect(growthInterleavedLines(rows.slice(0, 1), windows, 'saga-growth', 'saga', 20000)).toEqual([]);
   });
 });
