@@ -84,7 +84,7 @@ async function main(): Promise<void> {
         interleaved.map((name) => VARIANTS[name]({ growthSagas })),
         options,
         {
-          concurrency: 1,
+          concurrencies: [1],
           rounds: interleaveRounds,
           windowWarmup: Math.min(options.warmup, 20),
         },
@@ -94,6 +94,32 @@ async function main(): Promise<void> {
     } catch (err) {
       failures.interleaved = err instanceof Error ? (err.stack ?? err.message) : String(err);
       process.stderr.write(`interleaved FAILED: ${failures.interleaved}\n`);
+    }
+  }
+  // The growth run's other concurrencies interleaved with saga's too: the sequential windows, minutes apart, have
+  // differed by more than 10 % for the same code. Half the rounds (longer windows: a window of a few hundred sagas
+  // at c=64 lasts about a second).
+  const loaded = options.concurrencies.filter((c) => c > 1);
+  if (interleaveRounds > 0 && names.includes('saga') && names.includes('saga-growth') && loaded.length > 0) {
+    const elapsed = ((Date.now() - t0) / 1000).toFixed(0);
+    process.stderr.write(
+      `\n##### saga, saga-growth interleaved at c=${loaded.join(',')} (${elapsed} s elapsed)\n`,
+    );
+    try {
+      const run = await runInterleaved(
+        ['saga', 'saga-growth'].map((name) => VARIANTS[name]({ growthSagas })),
+        options,
+        {
+          concurrencies: loaded,
+          rounds: Math.max(2, Math.round(interleaveRounds / 2)),
+          windowWarmup: Math.min(options.warmup, 20),
+        },
+      );
+      runs.growthInterleaved = run;
+      windows = [...windows, ...run.windows];
+    } catch (err) {
+      failures.growthInterleaved = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      process.stderr.write(`growth interleaved FAILED: ${failures.growthInterleaved}\n`);
     }
   }
   const rows = Object.values(runs).flatMap((r) => r.rows);

@@ -105,25 +105,40 @@ export function interleavedLines(
   subject: string,
   reference: string,
 ): string[] {
-  const s = rows.find((r) => r.variant === `${subject} (interleaved)`);
-  const ref = rows.find((r) => r.variant === `${reference} (interleaved)`);
-  if (!s || !ref) return [];
-  const mine = windows.filter((w) => w.variant === subject);
-  const theirs = windows.filter((w) => w.variant === reference);
-  const byRound = mine
-    .map((w, i) => (theirs[i] ? (w.p50 / theirs[i].p50).toFixed(2) : undefined))
-    .filter((r): r is string => r !== undefined);
-  return [
-    `bench c=${s.concurrency} interleaved (${mine.length} rounds of ${mine[0]?.count}): ${subject} p50 ` +
+  return pairs(rows, windows, subject, reference).map(({ s, ref, mine, theirs }) => {
+    const byRound = mine
+      .map((w, i) => (theirs[i] ? (w.p50 / theirs[i].p50).toFixed(2) : undefined))
+      .filter((r): r is string => r !== undefined);
+    return (
+      `bench c=${s.concurrency} interleaved (${mine.length} rounds of ${mine[0]?.count}): ${subject} p50 ` +
       `${s.p50.toFixed(1)}ms vs ${reference} ${ref.p50.toFixed(1)}ms ratio ${(s.p50 / ref.p50).toFixed(2)} ` +
-      `(by round ${byRound.join(' ')}) ${perSec(s)} vs ${perSec(ref)}`,
-  ];
+      `(by round ${byRound.join(' ')}) ${perSec(s)} vs ${perSec(ref)}`
+    );
+  });
+}
+
+/** The pooled rows and the windows of `subject` and `reference` at each concurrency where both were interleaved. */
+function pairs(
+  rows: ResultRow[],
+  windows: ResultRow[],
+  subject: string,
+  reference: string,
+): { s: ResultRow; ref: ResultRow; mine: ResultRow[]; theirs: ResultRow[] }[] {
+  const found: { s: ResultRow; ref: ResultRow; mine: ResultRow[]; theirs: ResultRow[] }[] = [];
+  for (const s of rows.filter((r) => r.variant === `${subject} (interleaved)`)) {
+    const c = s.concurrency;
+    const ref = rows.find((r) => r.variant === `${reference} (interleaved)` && r.concurrency === c);
+    if (!ref) continue;
+    const at = (variant: string) => windows.filter((w) => w.variant === variant && w.concurrency === c);
+    found.push({ s, ref, mine: at(subject), theirs: at(reference) });
+  }
+  return found;
 }
 
 /**
- * The growth run at c=1 measured interleaved with `saga` (empty tables): the windows alternate, so the host's drift
- * between them — at one saga in flight larger than the 10 % the target allows — weighs on both alike. Throughput
- * (pooled over the windows) and p50 compared, with the throughput ratio of each round.
+ * The growth run measured interleaved with `saga` (empty tables), one line per concurrency: the windows alternate,
+ * so the host's drift between them — often larger than the 10 % the target allows — weighs on both alike.
+ * Throughput (pooled over the windows) and p50 compared, with the throughput ratio of each round.
  */
 export function growthInterleavedLines(
   rows: ResultRow[],
@@ -132,22 +147,19 @@ export function growthInterleavedLines(
   empty: string,
   preloaded: number,
 ): string[] {
-  const g = rows.find((r) => r.variant === `${grown} (interleaved)`);
-  const e = rows.find((r) => r.variant === `${empty} (interleaved)`);
-  if (!g || !e) return [];
-  const mine = windows.filter((w) => w.variant === grown);
-  const theirs = windows.filter((w) => w.variant === empty);
-  const byRound = mine
-    .map((w, i) => (theirs[i] ? (w.perSecond / theirs[i].perSecond).toFixed(2) : undefined))
-    .filter((r): r is string => r !== undefined);
-  const ratio = g.perSecond / e.perSecond;
-  const change =
-    ratio <= 1 ? `${Math.round((1 - ratio) * 100)}% slower` : `${Math.round((ratio - 1) * 100)}% faster`;
-  return [
-    `bench growth c=${g.concurrency} interleaved (${mine.length} rounds of ${mine[0]?.count}): saga with ` +
+  return pairs(rows, windows, grown, empty).map(({ s: g, ref: e, mine, theirs }) => {
+    const byRound = mine
+      .map((w, i) => (theirs[i] ? (w.perSecond / theirs[i].perSecond).toFixed(2) : undefined))
+      .filter((r): r is string => r !== undefined);
+    const ratio = g.perSecond / e.perSecond;
+    const change =
+      ratio <= 1 ? `${Math.round((1 - ratio) * 100)}% slower` : `${Math.round((ratio - 1) * 100)}% faster`;
+    return (
+      `bench growth c=${g.concurrency} interleaved (${mine.length} rounds of ${mine[0]?.count}): saga with ` +
       `${preloaded} finished sagas preloaded ${perSec(g)} vs empty tables ${perSec(e)} ratio ${ratio.toFixed(2)} ` +
-      `(${change}; by round ${byRound.join(' ')}) p50 ${ms(g.p50)} vs ${ms(e.p50)}`,
-  ];
+      `(${change}; by round ${byRound.join(' ')}) p50 ${ms(g.p50)} vs ${ms(e.p50)}`
+    );
+  });
 }
 
 /**

@@ -336,7 +336,8 @@ export async function runVariant(variant: VariantSpec, options: BenchOptions): P
 }
 
 export interface InterleavePlan {
-  concurrency: number;
+  /** Each concurrency in turn, every round at it before the next (the services stay up throughout). */
+  concurrencies: number[];
   /** Rounds; each measures every variant once, in the order A B, then B A, and so on (A B B A A B …). */
   rounds: number;
   /** Warm-up of every window after the first of its variant (which has the options' full warm-up). */
@@ -344,8 +345,8 @@ export interface InterleavePlan {
 }
 
 /**
- * Measures several variants at one concurrency in alternating windows, all their services up for the whole time:
- * `options.count` sagas per variant, split into `plan.rounds` windows. The host's speed drifts between windows by
+ * Measures several variants in alternating windows, all their services up for the whole time: at each concurrency
+ * of the plan, `options.count` sagas per variant, split into `plan.rounds` windows. The host's speed drifts between windows by
  * up to ±20 % here, more than the differences measured at one saga in flight; alternating (A B B A …) puts both
  * variants under the same drift, and a linear drift cancels. Each variant's windows are pooled into one row
  * (latency percentiles over every saga of its windows), named `<variant> (interleaved)`; `windows` keeps each
@@ -362,32 +363,37 @@ export async function runInterleaved(
   try {
     const drivers: ServiceHandle[] = [];
     for (const r of running) drivers.push(await startVariant(r, options));
-    for (let round = 0; round < plan.rounds; round++) {
-      const order = running.map((_, i) => i);
-      if (round % 2 === 1) order.reverse();
-      for (const i of order) {
-        const warmup = windows.some((w) => w.variant === running[i].variant.name)
-          ? plan.windowWarmup
-          : options.warmup;
-        const window = await measure(
-          running[i].variant,
-          running[i].services,
-          drivers[i],
-          plan.concurrency,
-          { ...options, count: perWindow, warmup },
-          true,
-        );
-        windows.push(window);
-        process.stderr.write(`round ${round + 1}/${plan.rounds}: ${progressLine(window)}`);
+    for (const concurrency of plan.concurrencies) {
+      for (let round = 0; round < plan.rounds; round++) {
+        const order = running.map((_, i) => i);
+        if (round % 2 === 1) order.reverse();
+        for (const i of order) {
+          const name = running[i].variant.name;
+          const warmup = windows.some((w) => w.variant === name && w.concurrency === concurrency)
+            ? plan.windowWarmup
+            : options.warmup;
+          const window = await measure(
+            running[i].variant,
+            running[i].services,
+            drivers[i],
+            concurrency,
+            { ...options, count: perWindow, warmup },
+            true,
+          );
+          windows.push(window);
+          process.stderr.write(`round ${round + 1}/${plan.rounds}: ${progressLine(window)}`);
+        }
       }
     }
   } finally {
     for (const r of [...running].reverse()) await stopVariant(r, options);
   }
-  const rows = running.map((r) =>
-    poolWindows(
-      `${r.variant.name} (interleaved)`,
-      windows.filter((w) => w.variant === r.variant.name),
+  const rows = plan.concurrencies.flatMap((concurrency) =>
+    running.map((r) =>
+      poolWindows(
+        `${r.variant.name} (interleaved)`,
+        windows.filter((w) => w.variant === r.variant.name && w.concurrency === concurrency),
+      ),
     ),
   );
   // Keyed by variant too: both variants may have a service of the same name.

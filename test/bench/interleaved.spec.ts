@@ -102,4 +102,31 @@ describe('bench: interleaved windows', () => {
     ]);
     expect(growthInterleavedLines(rows.slice(0, 1), windows, 'saga-growth', 'saga', 20000)).toEqual([]);
   });
+
+  it('gives one line per concurrency interleaved, each from its own windows', () => {
+    const at = (variant: string, concurrency: number, ms: number) =>
+      window(variant, [ms, ms], { concurrency, perSecond: 1000 / ms });
+    const windows = [
+      at('saga', 1, 10),
+      at('saga-growth', 1, 10),
+      at('saga', 64, 4),
+      at('saga-growth', 64, 5),
+    ];
+    const rows = [1, 64].flatMap((c) =>
+      ['saga', 'saga-growth'].map((name) =>
+        poolWindows(
+          `${name} (interleaved)`,
+          windows.filter((w) => w.variant === name && w.concurrency === c),
+        ),
+      ),
+    );
+    expect(growthInterleavedLines(rows, windows, 'saga-growth', 'saga', 20000)).toEqual([
+      expect.stringMatching(
+        /^bench growth c=1 interleaved \(1 rounds of 2\): .* ratio 1\.00 \(0% slower; by round 1\.00\)/,
+      ),
+      expect.stringMatching(
+        /^bench growth c=64 interleaved \(1 rounds of 2\): .* ratio 0\.80 \(20% slower; by round 0\.80\)/,
+      ),
+    ]);
+  });
 });
