@@ -1,7 +1,8 @@
 /**
  * Where one saga's time goes at concurrency 1, hop by hop, across the three processes: reads the events written by
  * `lib/trace-preload.ts` and prints the median time between consecutive events of the sagas that took the most
- * common path (background work — relay marks, sweeps, timers, statistics — left out), with the running total.
+ * common path (background work — relay marks, sweeps, timers, statistics — left out), with the running total;
+ * then every measured saga cut at its hops (publish → delivery → first statement → publish …), median per hop.
  *
  *   npx nest build -p bench/tsconfig.json
  *   BENCH_NODE_ARGS="--require ./dist/bench/bench/lib/trace-preload.js" \
@@ -86,6 +87,48 @@ function whereTimeGoes(sagas: Event[][]): string[] {
   ];
 }
 
+/**
+ * The saga cut at its hops, for every measured saga (not only those on the most common path, whose per-event
+ * medians can mislead when few sagas take it): start → first publish, then per message publish → delivery (the
+ * broker), delivery → the receiver's first statement (dispatch, validation, transaction start), first statement →
+ * its publish (the transaction and what follows its COMMIT), and from the last of those to the saga's last event
+ * (before the next saga's first). Medians per segment, in µs, numbered in the order they happen; a saga whose path
+ * differs adds segments of its own (their n tells how many).
+ */
+function hops(sagas: Event[][]): string[] {
+  const segments = new Map<string, number[]>();
+  for (const saga of sagas) {
+    let previous = saga[0];
+    let after = 'start';
+    let n = 0;
+    const add = (name: string, end: Event): void => {
+      const key = `${String(n++).padStart(2)} ${name}`;
+      if (!segments.has(key)) segments.set(key, []);
+      segments.get(key)!.push(Number(end.t - previous.t) / 1e3);
+      previous = end;
+    };
+    for (const e of saga.slice(1)) {
+      if (e.kind === 'pub') {
+        add(`${after} → publish (${e.proc})`, e);
+        after = 'publish';
+      } else if (e.kind === 'dlv') {
+        add(`publish → delivery (${e.proc})`, e);
+        after = 'delivery';
+      } else if (e.kind === 'pgq' && after === 'delivery') {
+        add(`delivery → first statement (${e.proc})`, e);
+        after = 'first statement';
+      }
+    }
+    add(`${after} → the saga's last event`, saga[saga.length - 1]);
+  }
+  return [
+    `hop by hop (median µs over the ${sagas.length} measured sagas, n = sagas with that segment):`,
+    ...[...segments].map(
+      ([key, values]) => `${median(values).toFixed(0).padStart(7)}  ${key}  (n=${values.length})`,
+    ),
+  ];
+}
+
 function main(): void {
   const variant = process.argv[2] ?? 'library';
   const dir = process.argv[3] ?? process.env.BENCH_TRACE_DIR ?? '/tmp/bench-trace';
@@ -120,7 +163,7 @@ function main(): void {
       `${gap.toFixed(0).padStart(7)} ${total.toFixed(0).padStart(7)}  ${e.proc} ${e.kind.padEnd(3)} ${e.label}`,
     );
   }
-  lines.push('', ...whereTimeGoes(measured));
+  lines.push('', ...hops(measured), '', ...whereTimeGoes(measured));
   process.stdout.on('error', () => undefined); // piped into head
   process.stdout.write(`${lines.join('\n')}\n`);
 }
