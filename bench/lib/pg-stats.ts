@@ -133,6 +133,28 @@ export async function readDbStats(databases: string[]): Promise<Record<string, D
   });
 }
 
+/** The cluster's WAL counters (pg_stat_wal, PostgreSQL 14+): records, full-page images, bytes. */
+export interface WalStats {
+  records: number;
+  fpi: number;
+  bytes: number;
+}
+
+/** pg_stat_wal now, or undefined where PostgreSQL has no such view (before 14). */
+export async function readWalStats(): Promise<WalStats | undefined> {
+  return withAdminClient(async (client) => {
+    try {
+      const { rows } = await client.query<{ wal_records: string; wal_fpi: string; wal_bytes: string }>(
+        'SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal',
+      );
+      const r = rows[0];
+      return { records: Number(r.wal_records), fpi: Number(r.wal_fpi), bytes: Number(r.wal_bytes) };
+    } catch {
+      return undefined;
+    }
+  });
+}
+
 /** Pids of the PostgreSQL backends connected to these databases (to sample their CPU). */
 export async function backendPids(databases: string[]): Promise<number[]> {
   return withAdminClient(async (client) => {

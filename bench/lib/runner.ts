@@ -2,7 +2,7 @@ import { deleteQueues, purgeQueues } from './broker';
 import type { ServiceStats } from './control';
 import { allProcessCpu, cpuDelta, cpuSecondsByPid, machineBusySeconds, pidsByComm } from './cpu';
 import { percentile, type LoadResult } from './load';
-import { backendPids, checkpoint, readDbStats, type DbStats } from './pg-stats';
+import { backendPids, checkpoint, readDbStats, readWalStats, type DbStats, type WalStats } from './pg-stats';
 import { spawnService, type ServiceHandle, type StopResult } from './process';
 
 export interface ServiceSpec {
@@ -68,6 +68,11 @@ export interface ResultRow extends LoadResult {
   statementsPerSaga: Record<string, { count: number; ms: number }>;
   /** Event-loop utilisation of each service in the window (0..1; near 1: that process is the bottleneck). */
   eventLoopUtilization: Record<string, number>;
+  /**
+   * WAL per saga (pg_stat_wal deltas: records, full-page images, bytes) — the whole cluster's, so the other
+   * variants' idle services are in it too (their background work is small). Absent without PostgreSQL.
+   */
+  walPerSaga?: WalStats;
   /** Raw counters of the window. */
   counters: {
     xactCommitByDb: Record<string, number>;
@@ -88,6 +93,7 @@ export interface VariantRun {
 interface Counts {
   stats: Record<string, ServiceStats>;
   db: Record<string, DbStats>;
+  wal?: WalStats;
 }
 
 interface CpuReading {
@@ -112,7 +118,11 @@ async function readCounts(services: ServiceHandle[], databases: string[]): Promi
     ),
   );
   if (Object.values(stats).some((s) => s.pgStatsFlushed === null)) await sleep(IDLE_FLUSH_WAIT_MS);
-  return { stats, db: await readDbStats(databases) };
+  return {
+    stats,
+    db: await readDbStats(databases),
+    wal: databases.length > 0 ? await readWalStats() : undefined,
+  };
 }
 
 async function readCpu(services: ServiceHandle[], databases: string[]): Promise<CpuReading> {
@@ -213,6 +223,14 @@ function buildRow(
     consumedPerSaga: perSaga(total.consumed, result.count),
     statementsPerSaga,
     eventLoopUtilization,
+    walPerSaga:
+      c0.wal && c1.wal
+        ? {
+            records: perSaga(c1.wal.records - c0.wal.records, result.count),
+            fpi: perSaga(c1.wal.fpi - c0.wal.fpi, result.count),
+            bytes: Math.round((c1.wal.bytes - c0.wal.bytes) / result.count),
+          }
+        : undefined,
     counters: { xactCommitByDb, flushQueriesSubtracted, sessionsOpened, byService },
     otherTop,
   };
@@ -315,7 +333,11 @@ function progressLine(r: ResultRow): string {
     `${r.variant} c=${r.concurrency}: ${r.perSecond.toFixed(1)} sagas/s, p50 ${r.p50} ms ` +
     `(by quarter of the window ${r.p50ByQuarter.join('/')}), ` +
     `${r.transactionsPerSaga} tx/saga (in-process ${r.transactionsPerSagaInProcess}), ` +
-    `${r.messagesPerSaga} msgs/saga\n`
+    `${r.messagesPerSaga} msgs/saga` +
+    (r.walPerSaga
+      ? `, WAL ${(r.walPerSaga.bytes / 1024).toFixed(1)} kB/saga (${r.walPerSaga.fpi} FPI)`
+      : '') +
+    '\n'
   );
 }
 
@@ -485,6 +507,19 @@ export function poolWindows(variant: string, windows: ResultRow[]): ResultRow {
       3,
     ),
     statementsPerSaga: statements,
+    walPerSaga: windows.every((w) => w.walPerSaga)
+      ? {
+          records: round(
+            weighted((w) => w.walPerSaga!.records),
+            3,
+          ),
+          fpi: round(
+            weighted((w) => w.walPerSaga!.fpi),
+            3,
+          ),
+          bytes: Math.round(weighted((w) => w.walPerSaga!.bytes)),
+        }
+      : undefined,
     eventLoopUtilization: Object.fromEntries(
       [...elu].map((k) => [
         k,
