@@ -1,6 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import {
   CreateSagaTables1760000000000,
+  DropStepLogSagaIdIndex1760000000100,
   sagaEntitiesFor,
   TypeOrmSagaStore,
 } from '../../libs/saga/src/persistence/typeorm';
@@ -8,6 +9,7 @@ import { testDatabases } from './databases';
 import { instance } from './fixtures';
 
 const TABLES = ['saga_instance', 'saga_step_log', 'saga_outbox', 'saga_inbox'];
+const ALL_MIGRATIONS = ['CreateSagaTables1760000000000', 'DropStepLogSagaIdIndex1760000000100'];
 /** The outbox index's definition, with its columns in order, as `sql`. */
 const INDEX_DEFINITION = {
   sqlite: `SELECT sql FROM sqlite_master WHERE name = 'IDX_saga_outbox_sent_at_id'`,
@@ -42,6 +44,17 @@ describe.each(testDatabases('saga_migrations'))('saga tables on $name', (db) => 
     dataSource = undefined;
   });
 
+  /** The names of the step log's indexes, unique ones included. */
+  async function stepLogIndexes(ds: DataSource): Promise<string[]> {
+    const runner = ds.createQueryRunner();
+    try {
+      const table = (await runner.getTable('saga_step_log'))!;
+      return [...table.indices.map((i) => i.name!), ...table.uniques.map((u) => u.name!)];
+    } finally {
+      await runner.release();
+    }
+  }
+
   async function tables(ds: DataSource): Promise<Record<string, boolean>> {
     const runner = ds.createQueryRunner();
     try {
@@ -58,14 +71,33 @@ describe.each(testDatabases('saga_migrations'))('saga tables on $name', (db) => 
     expect(await dataSource.showMigrations()).toBe(true);
 
     const applied = await dataSource.runMigrations();
-    expect(applied.map((m) => m.name)).toEqual(['CreateSagaTables1760000000000']);
+    expect(applied.map((m) => m.name)).toEqual(ALL_MIGRATIONS);
     expect(Object.values(await tables(dataSource))).toEqual([true, true, true, true]);
+    expect(await stepLogIndexes(dataSource)).not.toContain('IDX_saga_step_log_saga_id');
 
+    await dataSource.undoLastMigration();
+    expect(await stepLogIndexes(dataSource)).toContain('IDX_saga_step_log_saga_id');
     await dataSource.undoLastMigration();
     expect(Object.values(await tables(dataSource))).toEqual([false, false, false, false]);
 
     await dataSource.runMigrations();
     expect(Object.values(await tables(dataSource))).toEqual([true, true, true, true]);
+    expect(await stepLogIndexes(dataSource)).not.toContain('IDX_saga_step_log_saga_id');
+  });
+
+  it('drops the redundant step-log index of a schema made by the first migration alone, and only once', async () => {
+    dataSource = await db.open({ migrate: false });
+    const runner = dataSource.createQueryRunner();
+    try {
+      await new CreateSagaTables1760000000000().up(runner); // a database migrated by an earlier release
+      expect(await stepLogIndexes(dataSource)).toContain('IDX_saga_step_log_saga_id');
+      await new DropStepLogSagaIdIndex1760000000100().up(runner);
+      await new DropStepLogSagaIdIndex1760000000100().up(runner); // run again (MySQL: DDL commits at once)
+      expect(await stepLogIndexes(dataSource)).not.toContain('IDX_saga_step_log_saga_id');
+      expect(await stepLogIndexes(dataSource)).toContain('UQ_saga_step_log_entry');
+    } finally {
+      await runner.release();
+    }
   });
 
   it('completes when run again after failing part-way (MySQL/MariaDB commit each CREATE TABLE at once)', async () => {
@@ -81,7 +113,7 @@ describe.each(testDatabases('saga_migrations'))('saga tables on $name', (db) => 
     const left = Object.values(await tables(dataSource));
     expect(left).toEqual(db.name === 'mariadb' ? [true, true, false, false] : [false, false, false, false]);
 
-    expect((await dataSource.runMigrations()).map((m) => m.name)).toEqual(['CreateSagaTables1760000000000']);
+    expect((await dataSource.runMigrations()).map((m) => m.name)).toEqual(ALL_MIGRATIONS);
     expect(Object.values(await tables(dataSource))).toEqual([true, true, true, true]);
   });
 

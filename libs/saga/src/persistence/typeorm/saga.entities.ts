@@ -4,7 +4,8 @@ import { EntitySchema, type ValueTransformer } from 'typeorm';
  * The saga tables as TypeORM entities, for the application's DataSource (`entities: [...mine, ...sagaEntities]`).
  * The store writes them with its own SQL; the entities give TypeORM the schema (for `synchronize`, migration
  * generation and schema qualification) and let operators query them with repositories.
- * Column names, types and index names match `CreateSagaTables1760000000000` exactly.
+ * Column names, types and index names match `sagaMigrations` exactly (`CreateSagaTables1760000000000`, then
+ * `DropStepLogSagaIdIndex1760000000100`).
  */
 
 /** Epoch-ms columns are `bigint`: PostgreSQL and MySQL return them as strings. */
@@ -186,8 +187,8 @@ function buildSagaEntities(types: SagaColumnTypes) {
       detail: { ...text, nullable: true },
       at: epochMs,
     },
+    // Also the index of a saga's history (it starts with saga_id): a second one on saga_id alone was dropped.
     uniques: [{ name: 'UQ_saga_step_log_entry', columns: ['sagaId', 'step', 'phase', 'attempt'] }],
-    indices: [{ name: 'IDX_saga_step_log_saga_id', columns: ['sagaId'] }],
   });
 
   const outbox = new EntitySchema<SagaOutboxEntity>({
