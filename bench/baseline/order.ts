@@ -7,11 +7,11 @@
  *   → ShipmentScheduled → [COMPLETED + order approved]. Every transition is one transaction (saga row updated
  *   with a version check, transition row inserted); commands are published after the commit, with a confirm.
  */
-import { randomUUID } from 'node:crypto';
 import { serveControl } from '../lib/control';
 import { customerCycle } from '../lib/customers';
 import { forcePgStatsFlush } from '../lib/pg-stats';
 import { Broker, DATABASES, Db, log, newCounters, QUEUES, settingsFromEnv, type Envelope } from './common';
+import { uuidv7 } from '../../libs/saga/src/runtime/ids';
 
 type SagaState = 'CHARGING' | 'SHIPPING' | 'COMPLETED';
 
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   >();
 
   const command = (sagaId: string, type: string, payload: object): Envelope => ({
-    messageId: randomUUID(),
+    messageId: uuidv7(),
     sagaId,
     type,
     payload: payload as Record<string, unknown>,
@@ -73,9 +73,9 @@ async function main(): Promise<void> {
 
   const nextCustomer = customerCycle();
   const startOne = async (): Promise<void> => {
-    const sagaId = randomUUID();
+    const sagaId = uuidv7();
     const customerId = nextCustomer();
-    const data: SagaData = { orderId: randomUUID(), customerId, total: 4200, country: 'FR' };
+    const data: SagaData = { orderId: uuidv7(), customerId, total: 4200, country: 'FR' };
     const done = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         waiting.delete(sagaId);

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { serveControl } from '../lib/control';
 import { forcePgStatsFlush } from '../lib/pg-stats';
 import { Broker, Db, log, newCounters, QUEUES, settingsFromEnv, type Envelope } from './common';
+import { uuidv7 } from '../../libs/saga/src/runtime/ids';
 
 export interface ParticipantSpec {
   database: string;
@@ -81,5 +81,5 @@ export function replyTo<P extends Record<string, unknown>>(
   type: string,
   payload: P,
 ): Envelope {
-  return { messageId: randomUUID(), sagaId: command.sagaId, type, payload };
+  return { messageId: uuidv7(), sagaId: command.sagaId, type, payload };
 }

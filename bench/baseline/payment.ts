@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { customerSeedParams } from '../lib/customers';
 import { DATABASES, log, QUEUES } from './common';
 import { replyTo, runParticipant } from './participant';
+import { uuidv7 } from '../../libs/saga/src/runtime/ids';
 
 interface ChargePayment {
   orderId: string;
@@ -27,7 +27,7 @@ runParticipant({
       customerSeedParams(),
     );
   },
-  reply: (command) => replyTo(command, 'PaymentCharged', { paymentId: randomUUID() }),
+  reply: (command) => replyTo(command, 'PaymentCharged', { paymentId: uuidv7() }),
   apply: async (client, command, reply) => {
     const { orderId, customerId, amount } = command.payload as unknown as ChargePayment;
     const debit = await client.query(

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { DATABASES, log, QUEUES } from './common';
 import { replyTo, runParticipant } from './participant';
+import { uuidv7 } from '../../libs/saga/src/runtime/ids';
 
 interface ScheduleShipment {
   orderId: string;
@@ -16,7 +16,7 @@ runParticipant({
        created_at timestamptz NOT NULL DEFAULT now())`,
   ],
   tables: ['shipment'],
-  reply: (command) => replyTo(command, 'ShipmentScheduled', { shipmentId: randomUUID() }),
+  reply: (command) => replyTo(command, 'ShipmentScheduled', { shipmentId: uuidv7() }),
   apply: async (client, command, reply) => {
     const { orderId, country } = command.payload as unknown as ScheduleShipment;
     await client.query(

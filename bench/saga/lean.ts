@@ -8,7 +8,6 @@
  * One entry for the three processes: `BENCH_ROLE` = `order` (drives the load), `payment` or `shipping`.
  */
 import { Module } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import {
   Compensation,
@@ -28,6 +27,7 @@ import { runEntry, SAGA_DATABASES, sagaTransportOptions } from './common';
 import { SagaDriver, serveDriverControl } from './driver';
 import { CountingRabbitMqTransport } from './instrumentation';
 import { postgresUrl, startBenchService } from './service';
+import { uuidv7 } from '../../libs/saga/src/runtime/ids';
 
 /** The baseline's tables (bench/baseline), created in each of the variant's databases. */
 class CreateLeanTables1760000009000 implements MigrationInterface {
@@ -120,7 +120,7 @@ class LeanPayment {
     cmd: { orderId: string; customerId: string; amount: number },
     { manager }: CommandContext,
   ): Promise<object> {
-    const paymentId = randomUUID();
+    const paymentId = uuidv7();
     // TypeORM answers an UPDATE on PostgreSQL with [rows, affected].
     const [, affected] = await manager.query<[unknown, number]>(
       'UPDATE lean_customer SET available_credit = available_credit - $2 WHERE id = $1 AND available_credit >= $2',
@@ -145,7 +145,7 @@ class LeanPayment {
 class LeanShipping {
   @HandleCommand('ScheduleShipment', { sideEffects: false })
   async schedule(cmd: { orderId: string; country: string }, { manager }: CommandContext): Promise<object> {
-    const shipmentId = randomUUID();
+    const shipmentId = uuidv7();
     await manager.query(
       "INSERT INTO lean_shipment (id, order_id, country, status) VALUES ($1, $2, $3, 'SCHEDULED')",
       [shipmentId, cmd.orderId, cmd.country],
@@ -181,7 +181,7 @@ runEntry('lean', async () => {
   }
   const nextCustomer = customerCycle();
   const driver = new SagaDriver(service.app.get(SagaManager), LeanOrderSaga, (): LeanOrder => ({
-    orderId: randomUUID(),
+    orderId: uuidv7(),
     customerId: nextCustomer(),
     total: 4200,
     country: 'FR',

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { execute } from '../../shared/src/database';
 import type {
@@ -9,6 +8,7 @@ import type {
 } from '../../shared/src/contracts/payment.contracts';
 import { Customer } from './customer.entity';
 import { Payment } from './payment.entity';
+import { uuidv7 } from 'nestjs-saga';
 
 export type ChargeResult = { ok: true; payment: Payment } | { ok: false; reason: string };
 
@@ -46,7 +46,7 @@ export class PaymentsService {
       return { ok: false, reason: known ? 'insufficient credit' : `unknown customer '${cmd.customerId}'` };
     }
     const payment = manager.create(Payment, {
-      id: randomUUID(),
+      id: uuidv7(),
       orderId: cmd.orderId,
       customerId,
       amount,

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { execute } from '../../shared/src/database';
 import type { ScheduleShipment } from '../../shared/src/contracts/shipping.contracts';
 import { Shipment } from './shipment.entity';
+import { uuidv7 } from 'nestjs-saga';
 
 /** Countries we do not ship to (ISO 3166-1 alpha-2). */
 export const BLOCKED_COUNTRIES: ReadonlySet<string> = new Set(['KP', 'AQ']);
@@ -24,7 +24,7 @@ export class ShippingService {
     const existing = attempt > 1 ? await manager.findOneBy(Shipment, { orderId: cmd.orderId }) : null;
     if (existing) return { ok: true, shipment: existing };
     const shipment = manager.create(Shipment, {
-      id: randomUUID(),
+      id: uuidv7(),
       orderId: cmd.orderId,
       country,
       address: cmd.address,

@@ -12,6 +12,7 @@ export type {
 export type { SagaContext, CommandContext } from './runtime/contexts';
 export { SAGA_CONTEXT_TYPE } from './runtime/handler-enhancers';
 export { SagaManager } from './runtime/saga-manager';
+export { uuidv7 } from './runtime/ids';
 export type { StartOptions } from './runtime/saga-manager';
 export type { SagaView, SagaHistoryEntry } from './runtime/saga-view';
 export type { SagaTransitionEvent } from './runtime/saga-waiters';

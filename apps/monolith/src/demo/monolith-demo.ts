@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { SagaManager } from 'nestjs-saga';
+import { SagaManager, uuidv7 } from 'nestjs-saga';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,7 +38,7 @@ export async function runMonolithDemo(
     const orders = app.get(OrdersService);
     const outcomes: DemoOutcome[] = [];
     for (const scenario of DEMO_SCENARIOS) {
-      const orderId = randomUUID();
+      const orderId = uuidv7();
       const sagaId = await sagas.start(PlaceOrderSaga, { ...scenario.order, orderId });
       const saga = await sagas.waitFor(sagaId, { timeoutMs: 15_000 });
       const order = await orders.findById(orderId);

@@ -9,8 +9,7 @@ import {
   Param,
   Post,
 } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
-import { SagaManager, SagaValidationError } from 'nestjs-saga';
+import { SagaManager, SagaValidationError, uuidv7 } from 'nestjs-saga';
 import { bodyValidationPipe, invalidInput } from '../../../shared/src/validation';
 import { PlaceOrderSaga } from '../place-order/place-order.saga';
 import type { Order } from './order.entity';
@@ -54,7 +53,7 @@ export class OrdersController {
         },
       ]);
     }
-    const orderId = randomUUID();
+    const orderId = uuidv7();
     let sagaId: string;
     try {
       sagaId = await this.sagas.start(

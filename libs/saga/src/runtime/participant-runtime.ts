@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import { StepFailure } from '../errors/saga.errors';
 import type { SagaStore } from '../persistence/saga-store';
@@ -26,6 +25,7 @@ import {
   traceparentOf,
   type Traced,
 } from './tracing';
+import { uuidv7 } from './ids';
 
 interface Prepared {
   message: SagaMessage;
@@ -213,7 +213,7 @@ export class ParticipantRuntime {
     traceparent: string | undefined,
   ): Promise<SagaMessage> {
     const reply = {
-      messageId: randomUUID(),
+      messageId: uuidv7(),
       kind: 'reply' as const,
       type: message.type,
       sagaId: message.sagaId,

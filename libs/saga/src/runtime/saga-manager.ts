@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Type } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { OperatorAction } from '../engine/saga-event';
 import { isTerminal } from '../engine/saga-state';
@@ -21,6 +20,7 @@ import { toView } from './saga-view';
 import type { SagaView } from './saga-view';
 import { SagaWaiters } from './saga-waiters';
 import type { SagaTransitionEvent } from './saga-waiters';
+import { uuidv7 } from './ids';
 
 const MAX_KEY_LENGTH = { idempotencyKey: 200, sagaId: 36 } as const;
 
@@ -80,7 +80,7 @@ export class SagaManager {
     }
     const plain = JSON.parse(JSON.stringify(data)) as Record<string, unknown>;
     return this.starter.start(registered, plain, {
-      id: options.sagaId ?? randomUUID(),
+      id: options.sagaId ?? uuidv7(),
       idChosen: options.sagaId !== undefined,
       idempotencyKey: options.idempotencyKey,
       within: options.manager,

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
 import type { StepDefinition } from '../definition/saga-definition';
 import { SagaConcurrencyError, StepFailure } from '../errors/saga.errors';
@@ -17,6 +16,7 @@ import type { CommittedMessage } from './outbox-relay';
 import type { RegisteredSaga } from './saga-registry';
 import { SagaRuntimeOptions } from './runtime-options';
 import { activeContext, traceparentOf } from './tracing';
+import { uuidv7 } from './ids';
 
 /** The outcome of applying one event to one saga inside a transaction. */
 export interface Applied {
@@ -232,7 +232,7 @@ export class SagaProcessor {
         this.context(manager, saga, record, data, step, attempt),
       );
       messages.push({
-        messageId: randomUUID(),
+        messageId: uuidv7(),
         kind: 'command',
         type: target.command,
         sagaId: record.id,
