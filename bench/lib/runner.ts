@@ -368,11 +368,11 @@ export interface InterleavePlan {
 
 /**
  * Measures several variants in alternating windows, all their services up for the whole time: at each concurrency
- * of the plan, `options.count` sagas per variant, split into `plan.rounds` windows. The host's speed drifts between windows by
- * up to ±20 % here, more than the differences measured at one saga in flight; alternating (A B B A …) puts both
- * variants under the same drift, and a linear drift cancels. Each variant's windows are pooled into one row
- * (latency percentiles over every saga of its windows), named `<variant> (interleaved)`; `windows` keeps each
- * window's own row, in the order measured.
+ * of the plan, `options.count` sagas per variant, split into `plan.rounds` windows. The host's speed drifts between
+ * windows by up to ±20 % here, more than the differences measured at one saga in flight; alternating (A B B A …)
+ * puts both variants under the same drift, and a linear drift cancels. Each variant's windows are pooled into one
+ * row per concurrency (latency percentiles over every saga of its windows), named `<variant> (interleaved)`;
+ * `windows` keeps each window's own row, in the order measured.
  */
 export async function runInterleaved(
   variants: VariantSpec[],
