@@ -67,60 +67,45 @@ async function main(): Promise<void> {
       process.stderr.write(`${name} FAILED: ${failures[name]}\n`);
     }
   }
-  // At one saga in flight the ratio is smaller than the host's drift from one window to the next: measure it again
-  // with the variants' windows interleaved (all their services up): baseline, saga, and saga-lean, saga-explicit
-  // and saga-growth (the growth run's c=1 figure) if they ran.
-  let windows: ResultRow[] = [];
-  if (interleaveRounds > 0 && names.includes('baseline') && names.includes('saga')) {
-    const interleaved = [
-      'baseline',
-      'saga',
-      ...['saga-lean', 'saga-explicit', 'saga-growth'].filter((n) => names.includes(n)),
-    ];
+  // Interleaved windows of `variants` (all their services up), at each of `concurrencies`; recorded under `key`.
+  const windows: ResultRow[] = [];
+  const interleave = async (
+    key: string,
+    variants: string[],
+    concurrencies: number[],
+    rounds: number,
+  ): Promise<void> => {
     const elapsed = ((Date.now() - t0) / 1000).toFixed(0);
-    process.stderr.write(`\n##### ${interleaved.join(', ')} interleaved at c=1 (${elapsed} s elapsed)\n`);
+    process.stderr.write(
+      `\n##### ${variants.join(', ')} interleaved at c=${concurrencies.join(',')} (${elapsed} s elapsed)\n`,
+    );
     try {
       const run = await runInterleaved(
-        interleaved.map((name) => VARIANTS[name]({ growthSagas })),
+        variants.map((name) => VARIANTS[name]({ growthSagas })),
         options,
-        {
-          concurrencies: [1],
-          rounds: interleaveRounds,
-          windowWarmup: Math.min(options.warmup, 20),
-        },
+        { concurrencies, rounds, windowWarmup: Math.min(options.warmup, 20) },
       );
-      runs.interleaved = run;
-      windows = run.windows;
+      runs[key] = run;
+      windows.push(...run.windows);
     } catch (err) {
-      failures.interleaved = err instanceof Error ? (err.stack ?? err.message) : String(err);
-      process.stderr.write(`interleaved FAILED: ${failures.interleaved}\n`);
+      failures[key] = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      process.stderr.write(`${key} FAILED: ${failures[key]}\n`);
     }
+  };
+  // At one saga in flight the ratio is smaller than the host's drift from one window to the next: measure it again
+  // with the variants' windows interleaved: baseline, saga, and saga-lean, saga-explicit and saga-growth (the growth
+  // run's c=1 figure) if they ran.
+  if (interleaveRounds > 0 && names.includes('baseline') && names.includes('saga')) {
+    const others = ['saga-lean', 'saga-explicit', 'saga-growth'].filter((n) => names.includes(n));
+    await interleave('interleaved', ['baseline', 'saga', ...others], [1], interleaveRounds);
   }
   // The growth run's other concurrencies interleaved with saga's too: the sequential windows, minutes apart, have
   // differed by more than 10 % for the same code. Half the rounds (longer windows: a window of a few hundred sagas
   // at c=64 lasts about a second).
   const loaded = options.concurrencies.filter((c) => c > 1);
   if (interleaveRounds > 0 && names.includes('saga') && names.includes('saga-growth') && loaded.length > 0) {
-    const elapsed = ((Date.now() - t0) / 1000).toFixed(0);
-    process.stderr.write(
-      `\n##### saga, saga-growth interleaved at c=${loaded.join(',')} (${elapsed} s elapsed)\n`,
-    );
-    try {
-      const run = await runInterleaved(
-        ['saga', 'saga-growth'].map((name) => VARIANTS[name]({ growthSagas })),
-        options,
-        {
-          concurrencies: loaded,
-          rounds: Math.max(2, Math.round(interleaveRounds / 2)),
-          windowWarmup: Math.min(options.warmup, 20),
-        },
-      );
-      runs.growthInterleaved = run;
-      windows = [...windows, ...run.windows];
-    } catch (err) {
-      failures.growthInterleaved = err instanceof Error ? (err.stack ?? err.message) : String(err);
-      process.stderr.write(`growth interleaved FAILED: ${failures.growthInterleaved}\n`);
-    }
+    const rounds = Math.max(2, Math.round(interleaveRounds / 2));
+    await interleave('growthInterleaved', ['saga', 'saga-growth'], loaded, rounds);
   }
   const rows = Object.values(runs).flatMap((r) => r.rows);
   const lines = [

@@ -106,15 +106,25 @@ export function interleavedLines(
   reference: string,
 ): string[] {
   return pairs(rows, windows, subject, reference).map(({ s, ref, mine, theirs }) => {
-    const byRound = mine
-      .map((w, i) => (theirs[i] ? (w.p50 / theirs[i].p50).toFixed(2) : undefined))
-      .filter((r): r is string => r !== undefined);
+    const byRound = roundRatios(mine, theirs, (w) => w.p50);
     return (
       `bench c=${s.concurrency} interleaved (${mine.length} rounds of ${mine[0]?.count}): ${subject} p50 ` +
       `${s.p50.toFixed(1)}ms vs ${reference} ${ref.p50.toFixed(1)}ms ratio ${(s.p50 / ref.p50).toFixed(2)} ` +
       `(by round ${byRound.join(' ')}) ${perSec(s)} vs ${perSec(ref)}`
     );
   });
+}
+
+/** `metric` of each of `mine`'s windows against the window of the same round in `theirs`, as text. */
+function roundRatios(mine: ResultRow[], theirs: ResultRow[], metric: (w: ResultRow) => number): string[] {
+  return mine
+    .map((w, i) => (theirs[i] ? (metric(w) / metric(theirs[i])).toFixed(2) : undefined))
+    .filter((r): r is string => r !== undefined);
+}
+
+/** A throughput ratio as the growth lines say it: `12% slower` or `3% faster`. */
+function change(ratio: number): string {
+  return ratio <= 1 ? `${Math.round((1 - ratio) * 100)}% slower` : `${Math.round((ratio - 1) * 100)}% faster`;
 }
 
 /** The pooled rows and the windows of `subject` and `reference` at each concurrency where both were interleaved. */
@@ -148,16 +158,12 @@ export function growthInterleavedLines(
   preloaded: number,
 ): string[] {
   return pairs(rows, windows, grown, empty).map(({ s: g, ref: e, mine, theirs }) => {
-    const byRound = mine
-      .map((w, i) => (theirs[i] ? (w.perSecond / theirs[i].perSecond).toFixed(2) : undefined))
-      .filter((r): r is string => r !== undefined);
+    const byRound = roundRatios(mine, theirs, (w) => w.perSecond);
     const ratio = g.perSecond / e.perSecond;
-    const change =
-      ratio <= 1 ? `${Math.round((1 - ratio) * 100)}% slower` : `${Math.round((ratio - 1) * 100)}% faster`;
     return (
       `bench growth c=${g.concurrency} interleaved (${mine.length} rounds of ${mine[0]?.count}): saga with ` +
       `${preloaded} finished sagas preloaded ${perSec(g)} vs empty tables ${perSec(e)} ratio ${ratio.toFixed(2)} ` +
-      `(${change}; by round ${byRound.join(' ')}) p50 ${ms(g.p50)} vs ${ms(e.p50)}`
+      `(${change(ratio)}; by round ${byRound.join(' ')}) p50 ${ms(g.p50)} vs ${ms(e.p50)}`
     );
   });
 }
@@ -179,12 +185,10 @@ export function growthLines(
     const perSecond = mean(refs.map((r) => r.perSecond));
     const p50 = mean(refs.map((r) => r.p50));
     const ratio = g.perSecond / perSecond;
-    const change =
-      ratio <= 1 ? `${Math.round((1 - ratio) * 100)}% slower` : `${Math.round((ratio - 1) * 100)}% faster`;
     const each = refs.length > 1 ? ` (${refs.map((r) => `${r.variant} ${perSec(r)}`).join(', ')})` : '';
     lines.push(
       `bench growth c=${g.concurrency}: saga with ${preloaded} finished sagas preloaded ${perSec(g)} vs empty ` +
-        `tables ${perSecond.toFixed(0)}/s${each} ratio ${ratio.toFixed(2)} (${change}) p50 ${ms(g.p50)} vs ${ms(p50)}`,
+        `tables ${perSecond.toFixed(0)}/s${each} ratio ${ratio.toFixed(2)} (${change(ratio)}) p50 ${ms(g.p50)} vs ${ms(p50)}`,
     );
   }
   return lines;
@@ -222,11 +226,12 @@ export function formatProfile(rows: ResultRow[], detail: string): string {
   const profiled = rows.filter(isProfiled);
   const perService: string[][] = [];
   for (const r of rows) {
+    const statements = isProfiled(r);
+    const counted = Number.isFinite(r.transactionsPerSagaInProcess); // see BENCH_SQL_PROFILE
     for (const [service, c] of Object.entries(r.counters.byService)) {
       const stmts = Object.entries(r.statementsPerSaga ?? {}).filter(([k]) => k.startsWith(`${service}: `));
       const count = stmts.reduce((n, [, v]) => n + v.count, 0);
       const dbMs = stmts.reduce((n, [, v]) => n + v.ms, 0);
-      const counted = Number.isFinite(r.transactionsPerSagaInProcess); // see BENCH_SQL_PROFILE
       perService.push([
         r.variant,
         String(r.concurrency),
@@ -234,8 +239,8 @@ export function formatProfile(rows: ResultRow[], detail: string): string {
         fixed(((r.cpuSeconds[service] ?? NaN) * 1000) / r.count, 2),
         fixed(r.eventLoopUtilization[service] ?? NaN, 2),
         fixed(counted ? c.commits / r.count : NaN, 2),
-        fixed(isProfiled(r) ? count : NaN, 1),
-        fixed(isProfiled(r) ? dbMs : NaN, 1),
+        fixed(statements ? count : NaN, 1),
+        fixed(statements ? dbMs : NaN, 1),
       ]);
     }
   }

@@ -1,11 +1,10 @@
 import type { Type } from '@nestjs/common';
 import { PlaceOrderSaga } from '../../apps/order/src/place-order/place-order.saga';
 import type { PlaceOrderData } from '../../apps/order/src/place-order/place-order.data';
-import { SagaManager, type SagaTransitionEvent } from '../../libs/saga/src';
+import { SagaManager, uuidv7, type SagaTransitionEvent } from '../../libs/saga/src';
 import { serveControl } from '../lib/control';
 import { customerCycle } from '../lib/customers';
 import type { BenchService } from './service';
-import { uuidv7 } from '../../libs/saga/src/runtime/ids';
 
 /** A saga that does not finish within this time fails the run instead of hanging it. */
 const SAGA_TIMEOUT_MS = 60_000;

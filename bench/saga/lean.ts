@@ -18,6 +18,7 @@ import {
   SagaParticipant,
   Step,
   StepFailure,
+  uuidv7,
   type CommandContext,
   type SagaContext,
 } from '../../libs/saga/src';
@@ -27,7 +28,6 @@ import { runEntry, SAGA_DATABASES, sagaTransportOptions } from './common';
 import { SagaDriver, serveDriverControl } from './driver';
 import { CountingRabbitMqTransport } from './instrumentation';
 import { postgresUrl, startBenchService } from './service';
-import { uuidv7 } from '../../libs/saga/src/runtime/ids';
 
 /** The baseline's tables (bench/baseline), created in each of the variant's databases. */
 class CreateLeanTables1760000009000 implements MigrationInterface {
